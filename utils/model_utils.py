@@ -1,0 +1,380 @@
+"""모든 레슨이 함께 쓰는 실행 도구: 명령행 옵션, 시드, 장치, 학습/평가 루프, 체크포인트, metrics.json.
+
+레슨 파일은 '무엇을 배우는가'에 집중하고, 반복되는 뼈대는 여기에 한 번만 둡니다.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+DEFAULT_SEED = 42
+DEFAULT_OUT_DIR = "runs"
+
+
+# ---------------------------------------------------------------------------
+# 1. 사용자에게 보여 줄 오류: 트레이스백 대신 한국어 한 줄과 종료 코드
+# ---------------------------------------------------------------------------
+class CourseError(Exception):
+    """학습자가 고칠 수 있는 문제(경로, 파일, 옵션 값). 메시지는 한국어로 씁니다."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def lesson_main(func):
+    """레슨의 main을 감싸 CourseError·Ctrl+C를 한국어 메시지와 종료 코드로 바꿉니다."""
+
+    @functools.wraps(func)
+    def wrapper(argv=None):
+        try:
+            return func(argv)
+        except CourseError as err:
+            print(f"\n[오류] {err}", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+        except KeyboardInterrupt:
+            print("\n[중단] 사용자가 학습을 멈췄습니다. 마지막 에폭의 체크포인트가 남아 있으면 "
+                  "--resume 으로 이어서 학습할 수 있습니다.", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------
+# 2. 공통 명령행 옵션 (모든 레슨이 같은 이름과 의미를 씁니다)
+# ---------------------------------------------------------------------------
+class KoreanArgumentParser(argparse.ArgumentParser):
+    """argparse의 영어 오류 대신 한국어 안내를 출력합니다 (종료 코드 2)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"[오류] 명령행 옵션이 잘못되었습니다: {message}\n"
+              f"       사용법은 'python {self.prog} --help' 로 확인하세요.", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"정수가 필요합니다 (받은 값: {text!r})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"1 이상의 정수여야 합니다 (받은 값: {text!r})")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"숫자가 필요합니다 (받은 값: {text!r})") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"0보다 큰 유한한 숫자여야 합니다 (받은 값: {text!r})")
+    return value
+
+
+def make_parser(prog: str, description: str, epochs: int, batch_size: int, lr: float) -> KoreanArgumentParser:
+    """레슨마다 기본값만 다른 공통 옵션. 레슨 고유 옵션은 돌려받은 parser에 더 추가합니다."""
+    p = KoreanArgumentParser(prog=prog, description=description,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="작은 부분집합과 짧은 학습으로 몇 초 만에 전체 흐름만 확인 (결과는 runs/<레슨>-quick/)")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"에폭 수 (기본 {epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"배치 크기 (기본 {batch_size})")
+    p.add_argument("--lr", type=positive_float, default=lr, help=f"학습률 (기본 {lr})")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                   help="계산 장치 (기본 auto: cuda > mps > cpu)")
+    p.add_argument("--data-dir", default=None,
+                   help="데이터 루트 (기본: 환경 변수 DL_DATA_DIR, 없으면 ./data)")
+    p.add_argument("--out-dir", default=DEFAULT_OUT_DIR, help="결과 폴더 (기본 runs/)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"난수 시드 (기본 {DEFAULT_SEED})")
+    p.add_argument("--no-download", action="store_true",
+                   help="내려받지 않고 로컬 파일만 사용 (없으면 내장 대체 데이터)")
+    p.add_argument("--require-data", action="store_true",
+                   help="실제 데이터가 없으면 대체 데이터 대신 오류로 종료 (종료 코드 2)")
+    p.add_argument("--resume", action="store_true", help="저장된 체크포인트에서 이어서 학습")
+    return p
+
+
+# ---------------------------------------------------------------------------
+# 3. 재현성과 장치
+# ---------------------------------------------------------------------------
+def set_seed(seed: int) -> None:
+    """파이썬·NumPy·PyTorch의 난수를 한 번에 고정해 같은 명령이 같은 결과를 내게 합니다."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    """auto는 cuda > mps > cpu 순. 요청한 장치가 없으면 알리고 CPU로 계속합니다."""
+    cuda_ok = torch.cuda.is_available()
+    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda_ok else "mps" if mps_ok else "cpu")
+    if (name == "cuda" and not cuda_ok) or (name == "mps" and not mps_ok):
+        print(f"[알림] --device {name} 를 요청했지만 이 컴퓨터에서 쓸 수 없습니다. CPU로 계속합니다.")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def describe_machine(device: torch.device) -> str:
+    """metrics.json에 남길 한 줄짜리 하드웨어 설명 (시간은 하드웨어와 함께 읽어야 합니다)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+    if device.type == "cuda":
+        text += f"; GPU {torch.cuda.get_device_name(device)}"
+    elif device.type == "mps":
+        text += "; Apple MPS"
+    return text
+
+
+def peak_memory_mb() -> float:
+    """프로세스의 최대 상주 메모리(MB). Linux는 KB, macOS는 바이트 단위로 돌려줍니다."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ---------------------------------------------------------------------------
+# 4. 체크포인트: 원자적 저장(임시 파일 → rename), weights_only=True 로드
+# ---------------------------------------------------------------------------
+def save_checkpoint(state: dict, path: Path) -> None:
+    """저장 도중 중단돼도 이전 체크포인트가 온전히 남도록 임시 파일에 쓴 뒤 이름을 바꿉니다."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    """weights_only=True: 텐서·숫자·문자열만 읽어 임의 코드 실행을 막습니다."""
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"체크포인트가 없습니다: {path}\n"
+                          "       먼저 옵션 없이 레슨을 실행해 모델을 학습·저장하세요.")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # 잘린 파일, 다른 형식의 파일 등
+        raise CourseError(f"체크포인트를 읽을 수 없습니다 (손상되었거나 다른 형식): {path}\n"
+                          f"       파일을 지우고 다시 학습하세요. 원인: {type(err).__name__}") from None
+
+
+# ---------------------------------------------------------------------------
+# 5. 실행 한 번의 기록: 결과 폴더, 시간, metrics.json
+# ---------------------------------------------------------------------------
+@dataclass
+class Run:
+    """레슨 실행 한 번. 결과 폴더·장치·경과 시간을 들고 다니며 마지막에 metrics.json을 씁니다."""
+    lesson: str
+    args: argparse.Namespace
+    argv: list
+    device: torch.device
+    out: Path
+    started: float = field(default_factory=time.perf_counter)
+    previous_seconds: float = 0.0  # --resume 이전 실행들이 쓴 시간
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def elapsed(self) -> float:
+        return self.previous_seconds + time.perf_counter() - self.started
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+    def write_metrics(self, *, dataset: str, data_source: str, epochs: int, n_train: int,
+                      n_test: int, metrics: dict) -> dict:
+        import torchvision
+
+        record = {
+            "lesson": self.lesson,
+            "dataset": dataset,
+            "data_source": data_source,
+            "command": " ".join(["python", f"{self.lesson}.py", *self.argv]),
+            "device": str(self.device),
+            "machine": describe_machine(self.device),
+            "seed": self.args.seed,
+            "epochs": epochs,
+            "n_train": int(n_train),
+            "n_test": int(n_test),
+            "wall_seconds": round(self.elapsed(), 1),
+            "peak_memory_mb": peak_memory_mb(),
+            "metrics": metrics,
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "torchvision": torchvision.__version__},
+        }
+        if self.device.type == "cuda":
+            record["cuda_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        text = json.dumps(record, ensure_ascii=False, indent=2)
+        (self.out / "metrics.json").write_text(text + "\n", encoding="utf-8")
+        print(f"\n결과 기록: {self.out / 'metrics.json'}  (총 {record['wall_seconds']}초, {record['machine']})")
+        return record
+
+
+def start_run(lesson: str, args: argparse.Namespace, argv) -> Run:
+    """시드·장치·결과 폴더를 준비합니다. --quick 결과는 전체 실행 결과를 덮어쓰지 않도록 따로 둡니다."""
+    set_seed(args.seed)
+    device = choose_device(args.device)
+    out = Path(args.out_dir) / (f"{lesson}-quick" if args.quick else lesson)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as err:
+        raise CourseError(f"결과 폴더를 만들거나 쓸 수 없습니다: {out} ({err.strerror})") from None
+    print(f"[{lesson}] 장치: {device} | 결과 폴더: {out} | 시드: {args.seed}")
+    return Run(lesson=lesson, args=args, argv=list(argv if argv is not None else sys.argv[1:]),
+               device=device, out=out)
+
+
+# ---------------------------------------------------------------------------
+# 6. 공통 학습/평가 루프
+# ---------------------------------------------------------------------------
+def _to_device(batch, device):
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch.to(device, non_blocking=True) if torch.is_tensor(batch) else batch
+
+
+def _forward(model, inputs):
+    return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
+
+
+def _autocast(device: torch.device):
+    """CUDA에서는 bfloat16 혼합 정밀도로 빠르게, 그 밖의 장치에서는 그대로 float32."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def train_one_epoch(model, batches, loss_fn, optimizer, device, *, scheduler=None,
+                    clip_grad_norm=None, desc="학습") -> dict:
+    """배치마다 순전파 → 손실 → 역전파 → 갱신. (inputs, targets) 배치를 받습니다."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(batches, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0)
+    for inputs, targets in bar:
+        inputs, targets = _to_device(inputs, device), _to_device(targets, device)
+        with _autocast(device):
+            outputs = _forward(model, inputs)
+            loss = loss_fn(outputs, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n = targets.shape[0]
+        total_loss += loss.item() * n
+        seen += n
+        if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+            correct += (outputs.argmax(1) == targets).sum().item()
+        bar.set_postfix(손실=f"{total_loss / seen:.4f}")
+    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1)}
+
+
+@torch.no_grad()
+def evaluate(model, batches, loss_fn, device) -> dict:
+    """평가: 그래디언트를 계산하지 않아(no_grad) 빠르고 메모리를 적게 씁니다.
+
+    돌려주는 값: loss, accuracy(분류일 때), predictions/targets (혼동 행렬·오분류 그림용).
+    """
+    model.eval()
+    total_loss, seen, preds, trues = 0.0, 0, [], []
+    for inputs, targets in batches:
+        inputs, targets = _to_device(inputs, device), _to_device(targets, device)
+        with _autocast(device):
+            outputs = _forward(model, inputs)
+            loss = loss_fn(outputs, targets)
+        n = targets.shape[0]
+        total_loss += loss.item() * n
+        seen += n
+        if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+            preds.append(outputs.argmax(1).cpu())
+            trues.append(targets.cpu())
+    result = {"loss": total_loss / max(seen, 1)}
+    if preds:
+        p, t = torch.cat(preds), torch.cat(trues)
+        result.update(accuracy=(p == t).float().mean().item(), predictions=p, targets=t)
+    return result
+
+
+def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: int, *,
+        scheduler=None, clip_grad_norm=None, run: Run | None = None, resume: bool = False,
+        checkpoint_extra: dict | None = None, name: str = "") -> dict:
+    """에폭 반복 + 기록 + (run이 있으면) 에폭마다 원자적 체크포인트와 --resume.
+
+    train_batches/val_batches는 `for x, y in ...` 로 반복할 수 있는 것(매 에폭 새로 섞이는 것)입니다.
+    돌려주는 history: {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds"} 리스트.
+    """
+    history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
+    start_epoch = 0
+    if run is not None and resume and run.checkpoint_path.exists():
+        state = load_checkpoint(run.checkpoint_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+        run.previous_seconds = state.get("elapsed", 0.0)
+        run.started = time.perf_counter()
+        print(f"[이어서 학습] {run.checkpoint_path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        tr = train_one_epoch(model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
+                             clip_grad_norm=clip_grad_norm, desc=f"{name}에폭 {epoch + 1}/{epochs}")
+        va = evaluate(model, val_batches, loss_fn, device) if val_batches is not None else {}
+        history["train_loss"].append(tr["loss"])
+        history["train_accuracy"].append(tr["accuracy"])
+        history["val_loss"].append(va.get("loss", float("nan")))
+        history["val_accuracy"].append(va.get("accuracy", float("nan")))
+        history["epoch_seconds"].append(time.perf_counter() - t0)
+        print(f"  {name}에폭 {epoch + 1:>2}/{epochs}  학습 손실 {tr['loss']:.4f}  학습 정확도 {tr['accuracy']:.4f}"
+              + (f"  검증 손실 {va['loss']:.4f}" if va else "")
+              + (f"  검증 정확도 {va['accuracy']:.4f}" if "accuracy" in va else "")
+              + f"  ({history['epoch_seconds'][-1]:.1f}초)")
+        if run is not None:
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "epoch": epoch + 1, "history": history, "elapsed": run.elapsed(),
+                     **(checkpoint_extra or {})}
+            if scheduler is not None:
+                state["scheduler"] = scheduler.state_dict()
+            save_checkpoint(state, run.checkpoint_path)
+    return history
