@@ -327,9 +327,20 @@ def read_image(path: Path, mode: str = "RGB"):
         raise CourseError(f"이미지로 읽을 수 없는 파일입니다: {path} ({type(err).__name__})") from None
 
 
-def image_to_digit_tensor(img) -> torch.Tensor:
-    """임의 크기의 흑백 이미지를 MNIST처럼 '검은 배경 + 밝은 글씨' 28×28 uint8로 바꿉니다."""
-    arr = torch.tensor(np.asarray(img.convert("L").resize((28, 28))), dtype=torch.uint8)
-    if arr.float().mean() > 127:  # 밝은 배경(종이에 쓴 글씨)이면 반전
-        arr = 255 - arr
-    return arr.unsqueeze(0)
+def load_user_images(items: list[str], size: int, channels: int = 1,
+                     dark_background: bool = True) -> tuple[list[Path], torch.Tensor]:
+    """--predict 용: 파일·폴더를 읽어 (N,C,size,size) uint8 텐서로. 크기·형식은 무엇이든 됩니다.
+
+    dark_background=True면 MNIST/Fashion-MNIST처럼 '어두운 배경 + 밝은 물체'가 되도록
+    밝은 배경의 사진(종이에 쓴 숫자 등)을 반전합니다.
+    """
+    paths = collect_image_paths(items)
+    tensors = []
+    for path in paths:
+        img = read_image(path, "L" if channels == 1 else "RGB").resize((size, size))
+        arr = torch.tensor(np.asarray(img), dtype=torch.uint8)
+        arr = arr.unsqueeze(0) if channels == 1 else arr.permute(2, 0, 1)
+        if dark_background and arr.float().mean() > 127:
+            arr = 255 - arr
+        tensors.append(arr)
+    return paths, torch.stack(tensors)

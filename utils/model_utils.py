@@ -378,3 +378,18 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
                 state["scheduler"] = scheduler.state_dict()
             save_checkpoint(state, run.checkpoint_path)
     return history
+
+
+@torch.no_grad()
+def print_predictions(model, images, paths, class_names, device, transform, top_k: int = 3) -> list[dict]:
+    """--predict 결과를 표로 출력합니다: 파일마다 상위 k개 클래스와 확률."""
+    model.eval()
+    probs = torch.softmax(model(transform(images).to(device)).float(), dim=1).cpu()
+    rows = []
+    print(f"\n{'파일':<32} 예측 (확률)")
+    for path, p in zip(paths, probs):
+        top = torch.topk(p, k=min(top_k, len(class_names)))
+        text = ", ".join(f"{class_names[i]} ({v:.1%})" for v, i in zip(top.values.tolist(), top.indices.tolist()))
+        print(f"{str(path)[-32:]:<32} {text}")
+        rows.append({"path": str(path), "label": class_names[top.indices[0]], "probability": top.values[0].item()})
+    return rows
