@@ -202,7 +202,7 @@ def mnist_expected_files(root: Path, name: str) -> list[str]:
     return [str(root / name / "raw" / fname) for fname, _ in _mnist_dataset_class(name).resources]
 
 
-def _download_mnist_raw(root: Path, name: str) -> bool:
+def download_mnist_raw(root: Path, name: str) -> bool:
     """torchvision이 아는 공식 주소와 md5로 .gz 파일을 (시간 제한을 두고) 내려받습니다."""
     cls = _mnist_dataset_class(name)
     raw = root / name / "raw"
@@ -288,7 +288,7 @@ def load_mnist_family(name: str, args) -> ImageData:
     classes = MNIST_CLASSES if name == "MNIST" else FASHION_CLASSES_KO
     source = locate_dataset(args, label, mnist_expected_files(root, name),
                             present=lambda: _mnist_raw_present(root, name),
-                            download=lambda: _download_mnist_raw(root, name))
+                            download=lambda: download_mnist_raw(root, name))
     if source == "fallback":
         parts = digits_stand_in(args.seed) if name == "MNIST" else fashion_stand_in(seed=args.seed)
         return ImageData(*parts, classes=classes, source=source, name=f"{label} 대체 데이터")

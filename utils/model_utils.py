@@ -287,7 +287,8 @@ def train_one_epoch(model, batches, loss_fn, optimizer, device, *, scheduler=Non
     """배치마다 순전파 → 손실 → 역전파 → 갱신. (inputs, targets) 배치를 받습니다."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(batches, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(batches, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0,
+               disable=None)  # 터미널이 아니면(로그 파일·CI) 진행 막대를 끕니다
     for inputs, targets in bar:
         inputs, targets = _to_device(inputs, device), _to_device(targets, device)
         with _autocast(device):

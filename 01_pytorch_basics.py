@@ -1,0 +1,249 @@
+"""01. PyTorch 기초 — 텐서, 자동 미분, 첫 신경망으로 MNIST 손글씨 숫자 분류
+
+학습 목표
+  - 텐서(tensor)를 만들고 모양(shape)·자료형(dtype)·브로드캐스팅·인덱싱·모양 바꾸기를 다룬다.
+  - 자동 미분(autograd)이 계산한 그래디언트(gradient)를 손으로 유도한 값과 비교한다.
+  - nn.Module로 다층 퍼셉트론(MLP)을 만들고 손실 함수(loss function)와 옵티마이저(optimizer)로 학습한다.
+  - SGD와 Adam을 같은 모델에서 비교하고, 혼동 행렬과 틀린 예시로 결과를 읽는다.
+
+데이터셋
+  MNIST (28×28 흑백 손글씨 숫자, 학습 60,000장 / 테스트 10,000장, torchvision).
+  데이터가 없고 내려받을 수도 없으면 scikit-learn에 들어 있는 실제 손글씨 숫자 1,797장(8×8)을
+  28×28로 키워 대신 씁니다 (결과에 "fallback"으로 기록).
+
+핵심 개념
+  텐서, 브로드캐스팅, NumPy 연동, 장치(device), 자동 미분, no_grad/detach, nn.Module,
+  교차 엔트로피 손실, SGD/Adam, 에폭(epoch)·배치(batch), 정확도, 혼동 행렬
+
+실행 방법
+  python 01_pytorch_basics.py                  # 전체 학습 (MNIST)
+  python 01_pytorch_basics.py --quick          # 몇 초 만에 흐름만 확인
+  python 01_pytorch_basics.py --predict 내숫자.png 폴더/   # 저장된 모델로 내 이미지 분류
+
+예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 약 1~2분, --quick 은 10초 안팎.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.data_utils import (TensorBatches, download_mnist_raw, load_mnist_family, load_user_images,
+                              split_train_val, take_subset)
+from utils.model_utils import (CourseError, count_parameters, evaluate, fit, lesson_main, load_checkpoint,
+                               make_parser, print_predictions, start_run)
+from utils.visualization import (confusion_matrix, plot_confusion_matrix, plot_image_grid,
+                                 plot_learning_curves)
+
+LESSON = "01_pytorch_basics"
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # 학습 세트 전체 픽셀의 평균·표준편차 (널리 쓰는 값)
+HIDDEN = (512, 512)
+QUICK_TRAIN, QUICK_TEST = 3000, 1000
+OPTIMIZER_DEMO_SIZE = 10000  # SGD vs Adam 비교는 작은 부분집합으로 (본 학습에 시간을 남기려고)
+
+
+# 1. 텐서 기본 연산 ------------------------------------------------------------
+def tensor_basics() -> dict:
+    """텐서를 만들고 바꾸는 기본기. 출력과 함께 결과를 돌려줘 테스트가 값을 확인할 수 있게 합니다."""
+    a = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])           # 파이썬 리스트 → 텐서
+    print(f"  a = {a.tolist()}  모양 {tuple(a.shape)}, 자료형 {a.dtype}")
+    ints = a.to(torch.int64)                                        # 자료형 바꾸기
+    print(f"  정수로 변환: {ints.dtype}, 0으로 채운 텐서: {torch.zeros(2, 2).tolist()}")
+
+    # 브로드캐스팅: (2,3) + (3,) → 작은 쪽이 행마다 복사된 것처럼 더해집니다 (실제 복사는 없음).
+    row = torch.tensor([10.0, 20.0, 30.0])
+    broadcast = a + row
+    print(f"  브로드캐스팅 a + [10,20,30] = {broadcast.tolist()}")
+
+    # 인덱싱과 슬라이싱: 파이썬/NumPy와 같은 규칙
+    print(f"  a[1] = {a[1].tolist()}, a[:, 0] = {a[:, 0].tolist()}, a[a > 3] = {a[a > 3].tolist()}")
+
+    # 모양 바꾸기: view/reshape는 원소 순서를 유지한 채 모양만 바꿉니다.
+    reshaped = a.reshape(3, 2)
+    flat = a.flatten()
+    print(f"  reshape(3,2) = {reshaped.tolist()}, flatten = {flat.tolist()}, 전치 a.T 모양 {tuple(a.T.shape)}")
+
+    # NumPy 연동: CPU 텐서와 NumPy 배열은 메모리를 공유합니다 (한쪽을 바꾸면 다른 쪽도 바뀜).
+    arr = np.arange(3, dtype=np.float32)
+    shared = torch.from_numpy(arr)
+    arr[0] = 100.0
+    print(f"  NumPy 배열을 바꾸면 텐서도 바뀜: {shared.tolist()}")
+    return {"broadcast": broadcast, "reshaped": reshaped, "shared": shared, "int_dtype": ints.dtype}
+
+
+def move_to_device(device: torch.device) -> torch.Tensor:
+    """계산은 텐서가 있는 장치에서 일어납니다. 모델과 데이터는 같은 장치에 있어야 합니다."""
+    x = torch.ones(2, 2).to(device)
+    print(f"  텐서를 {x.device} 로 옮겼습니다.")
+    return x
+
+
+# 2. 자동 미분 -----------------------------------------------------------------
+def autograd_demo() -> tuple[torch.Tensor, torch.Tensor]:
+    """y = sum(w·x + b)^2 의 w에 대한 그래디언트: autograd vs 손으로 유도한 식 2·(w·x+b)·x."""
+    x = torch.tensor([1.0, 2.0, 3.0])
+    w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)  # 이 텐서의 그래디언트를 추적
+    b = torch.tensor(0.1, requires_grad=True)
+    z = (w * x).sum() + b
+    y = z ** 2
+    y.backward()                                            # 역전파(backward pass): w.grad에 dy/dw 저장
+    by_hand = 2 * z.detach() * x                            # 연쇄 법칙으로 직접 유도한 값
+    print(f"  autograd dy/dw = {w.grad.tolist()}")
+    print(f"  손으로 유도     = {by_hand.tolist()}  (같아야 합니다)")
+
+    with torch.no_grad():                                   # 평가할 때: 계산 그래프를 만들지 않음
+        frozen = w * 2
+    print(f"  no_grad 안의 결과는 그래디언트를 추적하지 않음: requires_grad={frozen.requires_grad}, "
+          f"detach()도 같은 효과: {w.detach().requires_grad}")
+    return w.grad.clone(), by_hand
+
+
+# 3. 신경망 정의 (nn.Module) ---------------------------------------------------
+class MLP(nn.Module):
+    """다층 퍼셉트론: 28×28 이미지를 784개 숫자로 펴서 은닉층 → ReLU → ... → 10개 클래스 점수(logit)."""
+
+    def __init__(self, hidden=HIDDEN, n_classes: int = 10, dropout: float = 0.2):
+        super().__init__()
+        layers, width = [nn.Flatten()], 28 * 28
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, n_classes))  # 소프트맥스는 손실 함수(CrossEntropy) 안에서 계산
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8(0~255) → 평균 0, 표준편차 1 근처의 실수. 입력 크기가 고르면 학습이 안정적입니다."""
+    return (x_uint8.float() / 255.0 - MNIST_MEAN) / MNIST_STD
+
+
+# 4. 손실 함수와 옵티마이저: SGD vs Adam -----------------------------------------
+def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    if name == "SGD":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def compare_optimizers(data, args, device, epochs: int) -> dict:
+    """같은 모델·같은 초기값·같은 데이터로 옵티마이저만 바꿔 학습 곡선을 비교합니다."""
+    x, y = take_subset(data.train_x, data.train_y, OPTIMIZER_DEMO_SIZE, seed=args.seed)
+    train_x, train_y, val_x, val_y = split_train_val(x, y, 0.2, args.seed)  # 테스트 세트는 쓰지 않음
+    histories = {}
+    for name, lr in [("SGD", 0.01), ("Adam", 0.001)]:
+        torch.manual_seed(args.seed)  # 같은 초기 가중치
+        model = MLP(hidden=(128,)).to(device)
+        batches = TensorBatches(train_x, train_y, 128, shuffle=True, transform=normalize, seed=args.seed)
+        val = TensorBatches(val_x, val_y, 1000, transform=normalize)
+        histories[name] = fit(model, batches, val, nn.CrossEntropyLoss(), make_optimizer(name, model, lr),
+                              device, epochs, name=f"{name} ")
+    return histories
+
+
+# 5. MNIST 학습과 평가 ----------------------------------------------------------
+def train_classifier(data, args, run):
+    """본 학습: AdamW + 원사이클(one-cycle) 학습률 스케줄로 MLP를 학습합니다."""
+    train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, 0.1, args.seed)
+    train = TensorBatches(train_x, train_y, args.batch_size, shuffle=True, transform=normalize, seed=args.seed)
+    val = TensorBatches(val_x, val_y, 1000, transform=normalize)
+    torch.manual_seed(args.seed)
+    model = MLP().to(run.device)
+    print(f"  모델: {model.net}\n  학습할 파라미터 수: {count_parameters(model):,}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
+                                                    total_steps=args.epochs * len(train))
+    history = fit(model, train, val, nn.CrossEntropyLoss(label_smoothing=0.05), optimizer, run.device,
+                  args.epochs, scheduler=scheduler, run=run, resume=args.resume,
+                  checkpoint_extra={"classes": data.classes, "hidden": list(HIDDEN)})
+    return model, history
+
+
+def show_mistakes(data, result, path):
+    """틀린 테스트 이미지 몇 장: 모델이 어떤 숫자를 헷갈리는지 눈으로 확인합니다."""
+    wrong = (result["predictions"] != result["targets"]).nonzero().flatten()[:24]
+    titles = [f"정답 {data.classes[result['targets'][i]]} / 예측 {data.classes[result['predictions'][i]]}"
+              for i in wrong]
+    plot_image_grid(data.test_x[wrong], titles, path, title="틀린 예시 (정답 / 예측)", ncols=8)
+
+
+# 6. 내 이미지로 예측하기 (--predict) --------------------------------------------
+def predict(args, run):
+    """저장된 체크포인트로 학습자가 가져온 숫자 이미지를 분류합니다."""
+    checkpoint_path = run.out.parent / LESSON / "checkpoint.pt"
+    state = load_checkpoint(checkpoint_path, map_location=run.device)
+    model = MLP(hidden=tuple(state["hidden"])).to(run.device)
+    model.load_state_dict(state["model"])
+    paths, images = load_user_images(args.predict, size=28, channels=1, dark_background=True)
+    return print_predictions(model, images, paths, state["classes"], run.device, normalize)
+
+
+# 실행 순서 ---------------------------------------------------------------------
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "01. PyTorch 기초: 텐서, 자동 미분, MNIST MLP", epochs=12, batch_size=128, lr=2e-3)
+    p.add_argument("--predict", nargs="+", metavar="IMAGE",
+                   help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
+    return p
+
+
+@lesson_main
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.predict:
+        args.quick = False  # 예측은 전체 학습의 체크포인트를 씁니다
+        run = start_run(LESSON, args, argv)
+        predict(args, run)
+        return
+    run = start_run(LESSON, args, argv)
+
+    print("\n# 1. 텐서 기본 연산")
+    tensor_basics()
+    move_to_device(run.device)
+    print("\n# 2. 자동 미분(autograd)")
+    autograd_demo()
+
+    print("\n# 3. 데이터 불러오기")
+    data = load_mnist_family("MNIST", args)
+    if args.quick:
+        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
+        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
+    epochs = 1 if args.quick else args.epochs
+    args.epochs = epochs
+    print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
+    plot_image_grid(data.train_x[:16], [f"라벨 {data.classes[i]}" for i in data.train_y[:16]],
+                    run.path("samples.png"), title="학습 데이터 예시")
+
+    print("\n# 4. 손실 함수와 옵티마이저: SGD vs Adam (작은 부분집합, 같은 초기값)")
+    histories = compare_optimizers(data, args, run.device, epochs=1 if args.quick else 3)
+    plot_learning_curves(histories, run.path("optimizers.png"), title="SGD vs Adam 학습 곡선")
+    print("  → Adam은 파라미터마다 학습률을 조절해 초반에 더 빨리 내려가는 경우가 많습니다.")
+
+    print("\n# 5. MNIST 분류기 학습 (MLP)")
+    model, history = train_classifier(data, args, run)
+    plot_learning_curves({"MLP": history}, run.path("learning_curves.png"), title="MNIST MLP 학습 곡선")
+    test = evaluate(model, TensorBatches(data.test_x, data.test_y, 1000, transform=normalize),
+                    nn.CrossEntropyLoss(), run.device)
+    print(f"  테스트 정확도: {test['accuracy']:.4f} ({len(data.test_y):,}장)")
+    cm = confusion_matrix(test["targets"], test["predictions"], len(data.classes))
+    plot_confusion_matrix(cm, data.classes, run.path("confusion_matrix.png"), title="MNIST 혼동 행렬")
+    show_mistakes(data, test, run.path("mistakes.png"))
+
+    run.write_metrics(dataset=data.name, data_source=data.source, epochs=epochs,
+                      n_train=len(data.train_y), n_test=len(data.test_y),
+                      metrics={"test_accuracy": round(test["accuracy"], 4),
+                               "test_loss": round(test["loss"], 4),
+                               "sgd_val_accuracy": round(histories["SGD"]["val_accuracy"][-1], 4),
+                               "adam_val_accuracy": round(histories["Adam"]["val_accuracy"][-1], 4),
+                               "parameters": count_parameters(model)})
+    print(f"  그림: {run.out}/*.png, 체크포인트: {run.checkpoint_path}")
+
+
+def download_dataset(root) -> bool:
+    """강사용 미리 내려받기 (download_data.py가 부릅니다)."""
+    return download_mnist_raw(root, "MNIST")
+
+
+if __name__ == "__main__":
+    main()
