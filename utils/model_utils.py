@@ -348,6 +348,9 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
     start_epoch = 0
     if run is not None and resume and run.checkpoint_path.exists():
         state = load_checkpoint(run.checkpoint_path, map_location=device)
+        if state.get("planned_epochs", epochs) != epochs:  # 학습률 스케줄이 에폭 수에 묶여 있기 때문
+            raise CourseError(f"체크포인트는 --epochs {state['planned_epochs']} 로 계획된 학습입니다. "
+                              "같은 값으로 이어서 학습하거나, --resume 없이 새로 시작하세요.")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and "scheduler" in state:
@@ -373,7 +376,7 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
               + f"  ({history['epoch_seconds'][-1]:.1f}초)")
         if run is not None:
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "epoch": epoch + 1, "history": history, "elapsed": run.elapsed(),
+                     "epoch": epoch + 1, "planned_epochs": epochs, "history": history, "elapsed": run.elapsed(),
                      **(checkpoint_extra or {})}
             if scheduler is not None:
                 state["scheduler"] = scheduler.state_dict()
