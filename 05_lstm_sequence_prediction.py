@@ -1,0 +1,881 @@
+"""레슨 05 — LSTM 시계열 예측: 주가를 '정직하게' 예측해 보기
+
+학습 목표
+  - 주가 CSV를 읽고 정리하는 법: null 행, 거래량 0인 휴장일 행, 중복·뒤섞인 날짜
+  - 시간 순서대로 학습/검증/테스트를 나누고, 스케일링(scaling) 기준을 학습 구간에서만 구해
+    데이터 누수(data leakage)를 막는 법
+  - 윈도우 슬라이딩(sliding window)으로 '지난 N일 → 다음 H일' 학습 예제를 만드는 법
+  - LSTM 셀을 텐서 연산으로 직접 써 보고 nn.LSTM과 같은 값을 내는지 확인하기
+  - 예측을 반드시 단순한 기준선(baseline)과 같은 날짜·같은 가격 단위로 비교하기:
+    '내일 = 오늘'(naive), 이동평균, 선형 회귀. 주가는 랜덤 워크에 가까워서 naive를 이기기 어렵습니다.
+
+데이터셋
+  Yahoo Finance 형식의 일별 OHLCV CSV (Date, Open, High, Low, Close, Adj Close, Volume):
+  DL_DATA_DIR/stocks/ 의 삼성전자 005930.KS.csv (기본), 코스피 KS11.csv, S&P 500 GSPC.csv.
+  --csv 로 같은 열을 가진 자기 파일을 쓸 수 있습니다. 파일이 없으면 시드를 고정한
+  기하 브라운 운동(GBM)으로 만든 가짜 주가로 계속합니다 (크게 알리고 data_source=fallback 으로 기록).
+
+핵심 개념
+  가격 대신 로그 수익률(log-return)을 예측하는 이유 · 학습 구간에만 맞춘 스케일러 ·
+  윈도우와 예측 지평(horizon) · LSTM의 네 게이트(입력·망각·후보·출력) · 검증 손실 기준 조기 종료 ·
+  RMSE / MAE / MAPE / 방향 정확도 · '항상 상승' 기준선(상승일 비율)
+
+실행 방법
+  python 05_lstm_sequence_prediction.py                       # 삼성전자, 기본 설정
+  python 05_lstm_sequence_prediction.py --quick               # 몇 초 만에 전체 흐름 확인
+  python 05_lstm_sequence_prediction.py --ticker KS11 --test-start 2020-01-01
+  python 05_lstm_sequence_prediction.py --csv 내주식.csv --window 30 --horizon 5
+  python 05_lstm_sequence_prediction.py --target price        # 가격을 직접 예측하면 무엇이 잘못되는지 보기
+  python 05_lstm_sequence_prediction.py --extra-features      # 거래량 변화·고가-저가 폭도 입력으로
+
+예상 시간 (측정값)
+  CPU 2코어: 기본 실행 약 1분, --quick 약 5초. GPU에서는 더 짧습니다 (작은 모델이라 차이는 크지 않음).
+
+※ 이 레슨은 딥러닝 교육용입니다. 결과는 투자 조언이 아닙니다.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from utils.data_utils import TensorBatches, locate_dataset, resolve_data_dir
+from utils.model_utils import (CourseError, count_parameters, evaluate, lesson_main, load_checkpoint,
+                               make_parser, positive_int, save_checkpoint, start_run, train_one_epoch)
+from utils.visualization import new_figure, save_figure
+
+LESSON = "05_lstm_sequence_prediction"
+TICKERS = {"005930.KS": "삼성전자", "KS11": "코스피 지수", "GSPC": "S&P 500 지수"}
+UNITS = {"005930.KS": "원", "KS11": "포인트", "GSPC": "포인트"}  # --csv 는 '가격', 대체 데이터는 '원'
+DEFAULT_TICKER = "005930.KS"
+REQUIRED_COLUMNS = ["Date", "Close"]
+EXTRA_COLUMNS = ["High", "Low", "Volume"]          # --extra-features 에 필요한 열
+NUMERIC_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
+NULL_MARKERS = {"", "null", "NULL", "NaN", "nan", "NA", "N/A", "-"}
+TEST_FRACTION = 0.15   # 기본 테스트 구간: 마지막 15 % 의 거래일
+VAL_FRACTION = 0.15    # 검증 구간: 테스트 이전 구간의 마지막 15 %
+MA_DAYS = 5            # 이동평균 기준선의 길이
+NAIVE_ROW = "naive (내일 = 오늘)"
+PRICE_TARGET_ROW = "LSTM (종가 직접)"
+QUICK_ROWS = 700       # --quick: 최근 700 거래일만 사용
+DISCLAIMER = "※ 교육용 예제입니다. 이 예측은 투자 조언이 아니며, 과거 성과가 미래를 보장하지 않습니다."
+
+
+# ---------------------------------------------------------------------------
+# 1. 주가 CSV 읽기와 정리
+# ---------------------------------------------------------------------------
+def read_price_csv(path: Path) -> pd.DataFrame:
+    """CSV를 모두 '문자열'로 읽습니다. 숫자 변환은 정리 단계에서 해야 어느 행이 문제인지 알려 줄 수 있습니다."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise CourseError(f"CSV 파일이 없습니다: {path}") from None
+    except pd.errors.EmptyDataError:
+        raise CourseError(f"CSV 파일이 비어 있습니다: {path}\n"
+                          "       첫 줄에 Date,Open,High,Low,Close,Adj Close,Volume 머리글이 필요합니다.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, IsADirectoryError) as err:
+        raise CourseError(f"CSV 형식으로 읽을 수 없습니다: {path} ({type(err).__name__})") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise CourseError(f"CSV에 필요한 열이 없습니다: {', '.join(missing)} (파일: {path})\n"
+                          f"       있는 열: {', '.join(raw.columns)}\n"
+                          "       Yahoo Finance 형식(Date,Open,High,Low,Close,Adj Close,Volume)이어야 합니다.")
+    if raw.empty:
+        raise CourseError(f"CSV에 머리글만 있고 데이터 행이 없습니다: {path}")
+    return raw
+
+
+def _to_numbers(raw: pd.DataFrame, column: str) -> pd.Series:
+    """숫자 열 변환. 'null' 같은 빈 값 표시는 NaN으로, 그 밖의 글자는 몇 번째 줄인지 알려 주는 오류로."""
+    text = raw[column].astype(str).str.strip().str.replace(",", "", regex=False)
+    is_null = text.isin(NULL_MARKERS)
+    values = pd.to_numeric(text.where(~is_null), errors="coerce")
+    bad = values.isna() & ~is_null
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CourseError(f"'{column}' 열에 숫자가 아닌 값이 있습니다: {i + 2}번째 줄 '{raw[column].iloc[i]}'"
+                          f" (이런 줄이 모두 {int(bad.sum())}개)")
+    return values
+
+
+def clean_prices(raw: pd.DataFrame, needed: list[str]) -> tuple[pd.DataFrame, dict]:
+    """빈 행·휴장일 행·중복 날짜를 지우고 날짜순으로 정렬합니다. 무엇을 지웠는지 report로 돌려줍니다.
+
+    needed: 모델이 쓰는 열 (Close, 그리고 --extra-features 면 High/Low/Volume).
+    """
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise CourseError(f"--extra-features 에 필요한 열이 CSV에 없습니다: {', '.join(missing)}")
+    df = pd.DataFrame({"Date": pd.to_datetime(raw["Date"].astype(str).str.strip(), errors="coerce")})
+    if df["Date"].isna().any():
+        i = int(np.flatnonzero(df["Date"].isna().to_numpy())[0])
+        raise CourseError(f"'Date' 열을 날짜로 읽을 수 없습니다: {i + 2}번째 줄 '{raw['Date'].iloc[i]}'"
+                          " (YYYY-MM-DD 형식이어야 합니다)")
+    for column in NUMERIC_COLUMNS:
+        if column in raw.columns:
+            df[column] = _to_numbers(raw, column)
+    report = {"rows_read": len(df)}
+
+    # (1) null 행: Yahoo는 휴장일을 'null'로 채웁니다. 쓸 열 중 하나라도 비면 그 날은 버립니다.
+    null_rows = df[needed].isna().any(axis=1)
+    report["null_rows"] = int(null_rows.sum())
+    df = df[~null_rows]
+    # (2) 거래량 0: 휴장일에 전날 종가를 복사해 둔 행. 남겨 두면 '수익률 0'인 가짜 거래일이 끼어듭니다.
+    zero_volume = df["Volume"] == 0 if "Volume" in df else pd.Series(False, index=df.index)
+    report["zero_volume_rows"] = int(zero_volume.sum())
+    df = df[~zero_volume]
+    # (3) 날짜 순서와 중복: 시계열은 반드시 시간순이어야 윈도우가 '과거 → 미래'가 됩니다.
+    report["was_unsorted"] = bool(not df["Date"].is_monotonic_increasing)
+    df = df.sort_values("Date", kind="stable")
+    duplicated = df["Date"].duplicated(keep="last")
+    report["duplicate_dates"] = int(duplicated.sum())
+    df = df[~duplicated].reset_index(drop=True)
+    if (df["Close"] <= 0).any():
+        bad_day = df.loc[df["Close"] <= 0, "Date"].iloc[0].date()
+        raise CourseError(f"종가(Close)가 0 이하인 날이 있습니다: {bad_day}. 로그 수익률을 계산할 수 없습니다.")
+    report["rows_kept"] = len(df)
+    return df, report
+
+
+def print_cleaning_report(report: dict) -> None:
+    print(f"  읽은 행 {report['rows_read']:,}개 → 사용할 행 {report['rows_kept']:,}개")
+    print(f"  - 빈 값(null) 행 제거: {report['null_rows']}개 (휴장일에 Yahoo가 남긴 빈 줄)")
+    print(f"  - 거래량 0인 행 제거: {report['zero_volume_rows']}개 (휴장일에 전날 값을 복사한 줄)")
+    print(f"  - 중복 날짜 제거: {report['duplicate_dates']}개 (같은 날짜는 마지막 줄만 남김)")
+    if report["was_unsorted"]:
+        print("  - 날짜 순서가 뒤섞여 있어 날짜순으로 정렬했습니다")
+
+
+# ---------------------------------------------------------------------------
+# 2. 데이터 찾기: 로컬 CSV → (가능하면) 내려받기 → 기하 브라운 운동 대체 데이터
+# ---------------------------------------------------------------------------
+def csv_path(root: Path, ticker: str) -> Path:
+    return root / "stocks" / f"{ticker}.csv"
+
+
+def download_dataset(root: Path) -> bool:
+    """강사용: yfinance 가 설치돼 있고 인터넷이 되면 세 종목의 CSV를 받습니다. 아니면 받는 법을 안내합니다."""
+    root = Path(root)
+    missing = [t for t in TICKERS if not csv_path(root, t).is_file()]
+    if not missing:
+        return True
+    try:
+        import yfinance  # 선택 사항: requirements.txt 에는 없습니다
+    except ImportError:
+        print("  [안내] 주가 CSV를 자동으로 받으려면 'pip install yfinance' 가 필요합니다. 또는 직접 받으세요:\n"
+              "         Yahoo Finance → 종목 검색(005930.KS, ^KS11, ^GSPC) → Historical Data → Download\n"
+              f"         받은 파일을 {root / 'stocks'}/ 에 005930.KS.csv, KS11.csv, GSPC.csv 로 저장합니다.")
+        return False
+    for ticker in missing:
+        symbol = ticker if ticker.endswith(".KS") else f"^{ticker}"
+        try:
+            table = yfinance.download(symbol, start="2000-01-01", end="2023-11-02", auto_adjust=False,
+                                      progress=False, timeout=15)
+            if table.empty:
+                raise OSError("빈 응답")
+            table.columns = [c[0] if isinstance(c, tuple) else c for c in table.columns]
+            csv_path(root, ticker).parent.mkdir(parents=True, exist_ok=True)
+            table[NUMERIC_COLUMNS].to_csv(csv_path(root, ticker), index_label="Date")
+        except Exception as err:  # 네트워크·API 변화 등 무엇이든: 안내만 하고 계속
+            print(f"  [실패] {symbol} 내려받기: {type(err).__name__}: {err}")
+    return all(csv_path(root, t).is_file() for t in TICKERS)
+
+
+def geometric_brownian_motion(n_days: int = 1500, seed: int = 0, start_price: float = 50_000.0,
+                              drift: float = 0.0003, volatility: float = 0.018) -> pd.DataFrame:
+    """대체 데이터: log S_t = log S_{t-1} + (drift - σ²/2) + σ·ε. 미래가 과거와 무관한 '순수한 랜덤 워크'입니다."""
+    rng = np.random.default_rng(seed)
+    log_returns = drift - volatility ** 2 / 2 + volatility * rng.standard_normal(n_days)
+    close = start_price * np.exp(np.cumsum(log_returns))
+    open_ = np.concatenate([[start_price], close[:-1]]) * np.exp(0.003 * rng.standard_normal(n_days))
+    spread = np.abs(0.01 * rng.standard_normal((2, n_days)))
+    dates = pd.bdate_range("2018-01-02", periods=n_days).strftime("%Y-%m-%d")
+    return pd.DataFrame({"Date": dates, "Open": open_.round(), "High": (np.maximum(open_, close) * (1 + spread[0])).round(),
+                         "Low": (np.minimum(open_, close) * (1 - spread[1])).round(), "Close": close.round(),
+                         "Adj Close": close.round(), "Volume": rng.integers(5_000_000, 20_000_000, n_days)}).astype(str)
+
+
+def load_prices(args) -> tuple[pd.DataFrame, dict, str, str]:
+    """(정리된 표, 정리 보고, 데이터 이름, data_source). --csv 가 있으면 그 파일만 씁니다."""
+    needed = ["Close", *EXTRA_COLUMNS] if args.extra_features else ["Close"]
+    if args.csv:
+        path, source, name = Path(args.csv), "local", Path(args.csv).stem
+        if not path.is_file():
+            raise CourseError(f"--csv 로 준 파일이 없습니다: {path}")
+    else:
+        root = resolve_data_dir(args.data_dir)
+        path, name = csv_path(root, args.ticker), f"{TICKERS[args.ticker]} ({args.ticker})"
+        source = locate_dataset(args, f"주가 {args.ticker}", [str(path)], present=path.is_file,
+                                download=lambda: download_dataset(root))
+    raw = geometric_brownian_motion(seed=args.seed) if source == "fallback" else read_price_csv(path)
+    if source == "fallback":
+        name = "기하 브라운 운동 대체 데이터 (가짜 주가)"
+    df, report = clean_prices(raw, needed)
+    return df, report, name, source
+
+
+# ---------------------------------------------------------------------------
+# 3. 특성 만들기와 시간 순서 분할, 학습 구간에만 맞춘 스케일링
+# ---------------------------------------------------------------------------
+def build_features(df: pd.DataFrame, target: str, extra: bool) -> tuple[np.ndarray, list[str]]:
+    """0번 열이 예측할 값입니다: 'return'이면 로그 수익률 log(C_t / C_{t-1}), 'price'면 종가 그대로.
+
+    첫날은 수익률이 없으므로 모든 특성에서 첫 행을 버립니다 (df.iloc[1:] 와 같은 날짜에 맞춰짐).
+    """
+    close = df["Close"].to_numpy(float)
+    columns = {"로그 수익률" if target == "return" else "종가": np.diff(np.log(close)) if target == "return" else close[1:]}
+    if extra:
+        columns["거래량 로그 변화"] = np.diff(np.log(df["Volume"].to_numpy(float)))
+        columns["고가-저가 폭"] = ((df["High"] - df["Low"]) / df["Close"]).to_numpy(float)[1:]
+    return np.stack(list(columns.values()), axis=1), list(columns)
+
+
+@dataclass
+class Scaler:
+    """표준화 x' = (x - mean) / std. mean·std는 텐서라 체크포인트에 그대로 저장됩니다 (weights_only 로딩 가능)."""
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, train_values: torch.Tensor) -> "Scaler":
+        return cls(train_values.mean(0), train_values.std(0).clamp_min(1e-8))
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def inverse_target(self, y: torch.Tensor) -> torch.Tensor:
+        """모델 출력(0번 특성의 표준화된 값)을 원래 단위로 되돌립니다."""
+        return y * self.std[0] + self.mean[0]
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std}
+
+
+def split_points(dates: pd.Series, test_start: str | None) -> tuple[int, int]:
+    """(검증 시작 행, 테스트 시작 행). 시계열은 절대 섞지 않고 시간순으로 자릅니다."""
+    n = len(dates)
+    if test_start is None:
+        test_idx = int(n * (1 - TEST_FRACTION))
+    else:
+        test_idx = int(np.searchsorted(dates.to_numpy(), np.datetime64(pd.Timestamp(test_start))))
+        if test_idx == 0:
+            raise CourseError(f"--test-start {test_start} 이전의 데이터가 없습니다 "
+                              f"(첫 날짜 {dates.iloc[0].date()}). 학습할 과거가 필요합니다.")
+        if test_idx >= n:
+            raise CourseError(f"--test-start {test_start} 이후의 데이터가 없습니다 "
+                              f"(마지막 날짜 {dates.iloc[-1].date()}).")
+    return int(test_idx * (1 - VAL_FRACTION)), test_idx
+
+
+# ---------------------------------------------------------------------------
+# 4. 윈도우 슬라이딩: 지난 window일 → 다음 horizon일
+# ---------------------------------------------------------------------------
+def make_windows(features: torch.Tensor, target: torch.Tensor, window: int, horizon: int):
+    """i번째 예제: 입력 = features[i : i+window], 정답 = target[i+window : i+window+horizon].
+
+    정답은 윈도우 바로 다음 날부터 시작합니다 (입력과 정답이 하루도 겹치지 않음).
+    돌려주는 값: x (N, window, F), y (N, horizon)
+    """
+    n = len(target) - window - horizon + 1
+    if n <= 0:
+        raise CourseError(f"윈도우({window}일) + 예측 일수({horizon}일)보다 데이터가 짧습니다 ({len(target)}일).")
+    starts = torch.arange(n).unsqueeze(1)
+    x = features[starts + torch.arange(window)]
+    y = target[starts + window + torch.arange(horizon)]
+    return x, y
+
+
+def print_window_example() -> None:
+    demo = torch.arange(1.0, 11.0)
+    x, y = make_windows(demo.unsqueeze(1), demo, window=4, horizon=2)
+    print("  예: 1~10의 수열, 윈도우 4일, 예측 2일")
+    for i in range(3):
+        print(f"    예제 {i}: 입력 {x[i, :, 0].int().tolist()} → 정답 {y[i].int().tolist()}")
+    print(f"    ... 모두 {len(y)}개 (= 10 - 4 - 2 + 1)")
+
+
+@dataclass
+class Prepared:
+    """모델에 들어갈 모든 것. origin은 각 예제의 '오늘'(윈도우 마지막 날)의 행 번호입니다."""
+    dates: pd.Series          # 특성 행과 같은 날짜 (첫날 제외)
+    close: np.ndarray         # 같은 날짜의 종가 (원래 가격 단위)
+    raw: np.ndarray           # 스케일링 전 특성 (그림용)
+    names: list[str]
+    scaler: Scaler
+    val_start: int
+    test_start: int
+    splits: dict              # 이름 → (x, y, origin)
+
+
+def prepare_data(df: pd.DataFrame, window: int, horizon: int, test_start: str | None,
+                 target: str = "return", extra: bool = False) -> Prepared:
+    """특성 → 분할 → 스케일러(학습 구간만) → 윈도우. 예제는 '정답 날짜'가 속한 구간에 들어갑니다."""
+    raw, names = build_features(df, target, extra)
+    dates, close = df["Date"].iloc[1:].reset_index(drop=True), df["Close"].to_numpy(float)[1:]
+    val_start, test_idx = split_points(dates, test_start)
+    n_min = window + horizon + 1
+    if val_start < n_min or test_idx - val_start < horizon + 1 or len(dates) - test_idx < horizon + 1:
+        raise CourseError(f"데이터가 너무 짧습니다: 정리 후 {len(dates) + 1}일. 윈도우 {window}일 + 예측 {horizon}일로 "
+                          f"학습/검증/테스트를 만들려면 적어도 약 {math.ceil(n_min / 0.7) + 1}일이 필요합니다.\n"
+                          "       --window 를 줄이거나 더 긴 기간의 CSV를 쓰세요.")
+    values = torch.tensor(raw, dtype=torch.float32)
+    scaler = Scaler.fit(values[:val_start])  # ← 학습 구간만! 검증·테스트 값은 여기 들어가지 않습니다
+    scaled = scaler.transform(values)
+    x, y = make_windows(scaled, scaled[:, 0], window, horizon)
+    origin = torch.arange(len(y)) + window - 1      # 윈도우의 마지막 날 = '오늘'
+    first_target, last_target = origin + 1, origin + horizon
+    masks = {"train": last_target < val_start,
+             "val": (first_target >= val_start) & (last_target < test_idx),
+             "test": first_target >= test_idx}
+    splits = {k: (x[m], y[m], origin[m]) for k, m in masks.items()}
+    return Prepared(dates, close, raw, names, scaler, val_start, test_idx, splits)
+
+
+# ---------------------------------------------------------------------------
+# 5. LSTM: 셀 하나를 텐서 연산으로 직접 (nn.LSTM과 같은 식), 예측 모델은 nn.LSTM
+# ---------------------------------------------------------------------------
+class ScratchLSTMCell(nn.Module):
+    """한 시점의 LSTM. 게이트 순서는 PyTorch와 같게 [입력 i, 망각 f, 후보 g, 출력 o].
+
+    c_t = f ⊙ c_{t-1} + i ⊙ g   ← 덧셈으로 이어지는 '셀 상태' 덕분에 그래디언트 소실(vanishing gradient)이 줄어듭니다
+    h_t = o ⊙ tanh(c_t)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        bound = 1 / math.sqrt(hidden_size)
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(-bound, bound))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
+
+    def forward(self, x_t, state):
+        h, c = state
+        gates = x_t @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+def run_scratch_lstm(cell: ScratchLSTMCell, x: torch.Tensor):
+    """(배치, 시간, 특성) 입력을 시간 순서대로 셀에 넣습니다. nn.LSTM(batch_first=True)과 같은 출력 형태."""
+    h = x.new_zeros(x.shape[0], cell.hidden_size)
+    c = torch.zeros_like(h)
+    outputs = []
+    for t in range(x.shape[1]):
+        h, c = cell(x[:, t], (h, c))
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+def compare_with_nn_lstm(seed: int = 0) -> float:
+    """같은 가중치를 넣은 nn.LSTM과 직접 만든 셀의 출력 차이 (학습자에게 보여 주는 확인)."""
+    torch.manual_seed(seed)
+    cell, reference = ScratchLSTMCell(3, 8), nn.LSTM(3, 8, batch_first=True)
+    with torch.no_grad():
+        for name in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]:
+            getattr(reference, f"{name}_l0").copy_(getattr(cell, name))
+    x = torch.randn(4, 12, 3)
+    with torch.no_grad():
+        return (run_scratch_lstm(cell, x)[0] - reference(x)[0]).abs().max().item()
+
+
+class LSTMForecaster(nn.Module):
+    """nn.LSTM → 마지막 시점의 은닉 상태 → 다음 horizon일의 (표준화된) 값을 한 번에 예측."""
+
+    def __init__(self, n_features: int, hidden: int, layers: int, horizon: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, horizon))
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+# ---------------------------------------------------------------------------
+# 6. 학습: 검증 손실로 조기 종료하고, 가장 좋았던 에폭의 가중치로 되돌리기
+# ---------------------------------------------------------------------------
+def train_with_early_stopping(model, data: Prepared, args, run, config: dict, checkpoint: Path) -> dict:
+    """train_one_epoch / evaluate 를 에폭마다 부르고, 검증 손실이 patience 에폭 동안 나아지지 않으면 멈춥니다.
+
+    테스트 구간은 여기서 한 번도 쓰지 않습니다: 언제 멈출지와 어떤 가중치를 쓸지는 검증 구간만 보고 정합니다.
+    체크포인트의 model 은 마지막 에폭(--resume 용), best_model 은 검증 손실이 가장 낮았던 가중치입니다.
+    """
+    x_tr, y_tr, _ = data.splits["train"]
+    x_va, y_va, _ = data.splits["val"]
+    train_batches = TensorBatches(x_tr, y_tr, args.batch_size, shuffle=True, seed=args.seed)
+    val_batches = TensorBatches(x_va, y_va, 512)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
+    loss_fn = nn.MSELoss()
+    state = {"epoch": 0, "best_epoch": 0, "best_val": float("inf"), "stopped": False,
+             "history": {"train_loss": [], "val_loss": []}, "best_model": model.state_dict()}
+    if args.resume and checkpoint.exists():
+        saved = load_checkpoint(checkpoint, map_location=run.device)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state.update({k: saved[k] for k in state})
+        run.previous_seconds = saved["elapsed"]
+        print(f"[이어서 학습] {state['epoch']} 에폭 다음부터 계속합니다.")
+    for epoch in range(state["epoch"], args.epochs):
+        if state["stopped"]:  # --resume 했는데 이미 조기 종료된 학습
+            break
+        tr = train_one_epoch(model, train_batches, loss_fn, optimizer, run.device, clip_grad_norm=1.0,
+                             desc=f"에폭 {epoch + 1}/{args.epochs}")
+        va = evaluate(model, val_batches, loss_fn, run.device)
+        state["history"]["train_loss"].append(tr["loss"])
+        state["history"]["val_loss"].append(va["loss"])
+        state["epoch"] = epoch + 1
+        mark = ""
+        if va["loss"] < state["best_val"]:
+            state.update(best_val=va["loss"], best_epoch=epoch + 1,
+                         best_model={k: v.detach().clone() for k, v in model.state_dict().items()})
+            mark = "  ← 최고 검증 손실"
+        print(f"  에폭 {epoch + 1:>2}/{args.epochs}  학습 손실 {tr['loss']:.4f}  검증 손실 {va['loss']:.4f}{mark}")
+        state["stopped"] = epoch + 1 - state["best_epoch"] >= args.patience
+        save_checkpoint({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "elapsed": run.elapsed(), **config}, checkpoint)
+        if state["stopped"]:
+            print(f"  검증 손실이 {args.patience} 에폭 동안 나아지지 않아 조기 종료합니다.")
+            break
+    model.load_state_dict(state["best_model"])
+    print(f"  → {state['best_epoch']} 에폭의 가중치(검증 손실 {state['best_val']:.4f})로 되돌립니다.")
+    return state
+
+
+def train_model(data: Prepared, args, run, target: str, checkpoint: Path):
+    """모델을 만들고 학습합니다. 스케일러와 설정은 텐서·기본 자료형으로 체크포인트에 함께 저장합니다."""
+    model = LSTMForecaster(len(data.names), args.hidden, args.layers, args.horizon, dropout=0.2).to(run.device)
+    print(f"  파라미터 수: {count_parameters(model):,}")
+    config = {"scaler": data.scaler.state_dict(),
+              "config": {"window": args.window, "horizon": args.horizon, "target": target,
+                         "features": data.names, "hidden": args.hidden, "layers": args.layers}}
+    return model, train_with_early_stopping(model, data, args, run, config, checkpoint)
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, device) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x[i:i + 1024].to(device)).float().cpu() for i in range(0, len(x), 1024)])
+
+
+# ---------------------------------------------------------------------------
+# 7. 기준선과 평가 지표 (모두 같은 테스트 날짜, 원래 가격 단위)
+# ---------------------------------------------------------------------------
+def fit_linear_baseline(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """선형 회귀: 윈도우를 한 줄로 펴서 최소제곱으로 가중치를 구합니다 (학습 구간만 사용)."""
+    design = torch.cat([x.flatten(1), torch.ones(len(x), 1)], dim=1).double()
+    return torch.linalg.lstsq(design, y.double()).solution
+
+
+def apply_linear_baseline(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return (torch.cat([x.flatten(1), torch.ones(len(x), 1)], dim=1).double() @ weights).float()
+
+
+def to_price_paths(pred_scaled: torch.Tensor, last_close: np.ndarray, scaler: Scaler, target: str) -> np.ndarray:
+    """표준화된 예측 (N, horizon) → 원래 단위의 가격 경로. 수익률이면 오늘 종가에 누적 수익률을 곱합니다."""
+    values = scaler.inverse_target(pred_scaled).double().numpy()
+    if target == "return":
+        return last_close[:, None] * np.exp(np.cumsum(values, axis=1))
+    return values
+
+
+def forecast_metrics(predicted: np.ndarray, actual: np.ndarray, today: np.ndarray, direction: bool = True) -> dict:
+    """RMSE·MAE(가격 단위), MAPE(비율 0~1), 방향 정확도('오른다/안 오른다'를 맞힌 비율)."""
+    error = predicted - actual
+    result = {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+              "mape": float(np.mean(np.abs(error) / actual))}
+    result["direction_accuracy"] = float(np.mean((predicted > today) == (actual > today))) if direction else None
+    return result
+
+
+def moving_average_forecast(close: np.ndarray, origin: np.ndarray, days: int = MA_DAYS) -> np.ndarray:
+    """이동평균 기준선: 최근 days일 종가의 평균을 내일 값으로."""
+    return np.stack([close[max(o - days + 1, 0):o + 1].mean() for o in origin])
+
+
+# ---------------------------------------------------------------------------
+# 8. 그림
+# ---------------------------------------------------------------------------
+def style_axes(axes, date_axis: bool = True) -> None:
+    """격자·범례, 그리고 겹치지 않는 한국어 날짜 눈금 ('2023', '3월', '15일')."""
+    import matplotlib.dates as mdates
+
+    for ax in np.ravel(axes):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        if date_axis:
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+                locator, formats=["%Y", "%m월", "%d일", "%H:%M", "%H:%M", "%S"],
+                zero_formats=["", "%Y", "%m월", "%m-%d", "%H:%M", "%H:%M"],
+                offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]))
+
+def plot_data_and_split(data: Prepared, title: str, path: Path) -> Path:
+    """위: 가격과 로그 수익률에 학습/검증/테스트 구간 표시. 아래: 학습·테스트 구간의 분포 비교."""
+    fig, axes = new_figure(ncols=2, nrows=2, size=(6.5, 3.4))
+    returns = np.diff(np.log(data.close), prepend=np.nan)
+    parts = {"학습": slice(0, data.val_start), "검증": slice(data.val_start, data.test_start),
+             "테스트": slice(data.test_start, None)}
+    colors = {"학습": "tab:blue", "검증": "tab:orange", "테스트": "tab:red"}
+    for name, part in parts.items():
+        axes[0, 0].plot(data.dates.iloc[part], data.close[part], color=colors[name], lw=0.8, label=name)
+        axes[0, 1].plot(data.dates.iloc[part], returns[part], color=colors[name], lw=0.4, label=name)
+    for name in ["학습", "테스트"]:
+        axes[1, 0].hist(data.close[parts[name]], bins=50, alpha=0.6, density=True, color=colors[name], label=name)
+        axes[1, 1].hist(returns[parts[name]], bins=80, alpha=0.6, density=True, color=colors[name], label=name,
+                        range=(-0.1, 0.1))
+    axes[0, 0].set(title=f"{title}: 종가와 시간순 분할", ylabel="종가")
+    axes[0, 1].set(title="로그 수익률 log(오늘/어제)", ylabel="로그 수익률")
+    axes[1, 0].set(title="종가 분포: 테스트 구간은 학습 때 못 본 가격대", xlabel="종가", ylabel="밀도")
+    axes[1, 1].set(title="로그 수익률 분포: 두 구간이 비슷함", xlabel="로그 수익률", ylabel="밀도")
+    style_axes(axes[0])
+    style_axes(axes[1], date_axis=False)
+    return save_figure(fig, path)
+
+
+def plot_window_example(data: Prepared, window: int, horizon: int, path: Path) -> Path:
+    """실제 데이터의 첫 학습 예제: 색칠한 window일이 입력, 그다음 horizon일이 정답."""
+    fig, axes = new_figure(size=(9, 3.5))
+    ax = axes[0, 0]
+    span = np.arange(0, min(window + horizon + 15, len(data.raw)))
+    ax.plot(span, data.raw[span, 0], "-o", ms=2.5, color="gray", lw=0.8, label=data.names[0])
+    ax.axvspan(-0.5, window - 0.5, color="tab:blue", alpha=0.15, label=f"입력 윈도우 ({window}일)")
+    ax.axvspan(window - 0.5, window + horizon - 0.5, color="tab:red", alpha=0.2, label=f"정답 ({horizon}일)")
+    ax.axvline(window - 1, color="tab:blue", ls="--", lw=1, label="'오늘' (윈도우 마지막 날)")
+    ax.set(title="윈도우 슬라이딩: 한 칸씩 밀며 (입력, 정답) 예제를 만듭니다", xlabel="거래일 번호",
+           ylabel=data.names[0])
+    style_axes(ax, date_axis=False)
+    return save_figure(fig, path)
+
+
+def plot_learning_curve(history: dict, best_epoch: int, path: Path) -> Path:
+    fig, axes = new_figure(size=(6.5, 4))
+    ax = axes[0, 0]
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_loss"], "-o", ms=3, label="학습 손실")
+    ax.plot(epochs, history["val_loss"], "--s", ms=3, label="검증 손실")
+    ax.axvline(best_epoch, color="gray", ls=":", label=f"선택한 에폭 ({best_epoch})")
+    ax.set(title="학습 곡선 (표준화된 값의 MSE)", xlabel="에폭", ylabel="손실")
+    style_axes(ax, date_axis=False)
+    return save_figure(fig, path)
+
+
+def residual_bins(naive_residual: np.ndarray, other: np.ndarray, n_bins: int = 40) -> np.ndarray:
+    """가격은 호가 단위(삼성전자 100원)로 움직여 naive 잔차가 그 배수뿐입니다. 구간 폭을 호가 단위의
+    정수배로 맞춰야 막대가 들쭉날쭉(앨리어싱)하지 않습니다."""
+    lo, hi = np.percentile(np.concatenate([naive_residual, other]), [0.5, 99.5])
+    ticks = np.diff(np.unique(np.round(naive_residual, 6)))
+    tick = ticks.min() if len(ticks) else (hi - lo) / n_bins
+    width = tick * max(1.0, np.ceil((hi - lo) / n_bins / tick))
+    return (np.arange(np.floor(lo / width), np.ceil(hi / width) + 1) - 0.5) * width
+
+
+def plot_test_forecast(dates, actual, lstm, naive, today, price_target, unit: str, path: Path, zoom: int = 60) -> Path:
+    """테스트 구간: 전체 가격, 확대한 마지막 zoom일, 수익률 비교, 잔차 히스토그램."""
+    fig, axes = new_figure(ncols=2, nrows=2, size=(6.5, 3.6))
+    tail = slice(-zoom, None)
+    axes[0, 0].plot(dates, actual, color="black", lw=0.9, label="실제")
+    axes[0, 0].plot(dates, lstm, color="tab:red", lw=0.7, alpha=0.8, label="LSTM")
+    if price_target is not None:
+        axes[0, 0].plot(dates, price_target, color="tab:purple", lw=0.9, label="LSTM (종가를 직접 예측)")
+    axes[0, 0].set(title="테스트 구간: 실제 vs LSTM (가격은 거의 겹쳐 보입니다)", ylabel="종가")
+    axes[0, 1].plot(dates[tail], actual[tail], "-o", ms=2.5, color="black", lw=0.9, label="실제")
+    axes[0, 1].plot(dates[tail], lstm[tail], "-s", ms=2.5, color="tab:red", lw=0.8, label="LSTM")
+    axes[0, 1].plot(dates[tail], naive[tail], ":", color="tab:green", lw=1.2, label=NAIVE_ROW)
+    axes[0, 1].set(title=f"마지막 {zoom}거래일 확대: 예측이 하루 늦게 따라갑니다", ylabel="종가")
+    axes[1, 0].plot(dates[tail], np.log(actual[tail] / today[tail]), "-o", ms=2.5, color="black", lw=0.9, label="실제")
+    axes[1, 0].plot(dates[tail], np.log(lstm[tail] / today[tail]), "-s", ms=2.5, color="tab:red", lw=0.8, label="LSTM")
+    axes[1, 0].axhline(0, color="gray", lw=0.8)
+    axes[1, 0].set(title="같은 기간의 로그 수익률: 진짜 어려운 문제", ylabel="로그 수익률")
+    bins = residual_bins(naive - actual, lstm - actual)
+    axes[1, 1].hist(lstm - actual, bins=bins, alpha=0.6, color="tab:red", label="LSTM")
+    axes[1, 1].hist(naive - actual, bins=bins, alpha=0.5, color="tab:green", label="naive")
+    axes[1, 1].set(title="잔차(예측 - 실제) 분포", xlabel=unit, ylabel="날 수")
+    style_axes([axes[0, 0], axes[0, 1], axes[1, 0]])
+    style_axes(axes[1, 1], date_axis=False)
+    fig.text(0.5, -0.01, DISCLAIMER, ha="center", fontsize=9, color="dimgray")
+    return save_figure(fig, path)
+
+
+def plot_baselines(table: dict, up_share: float, unit: str, path: Path) -> Path:
+    """왼쪽: RMSE (낮을수록 좋음), 오른쪽: 방향 정확도와 '항상 상승' 기준선."""
+    fig, axes = new_figure(ncols=2, size=(5.5, 4))
+    names = list(table)
+    rmse = [table[n]["rmse"] for n in names]
+    bars = axes[0, 0].bar(names, rmse, color=["tab:red" if n == "LSTM" else "tab:gray" for n in names])
+    axes[0, 0].bar_label(bars, fmt="{:,.0f}", fontsize=8)
+    axes[0, 0].set(title=f"테스트 RMSE ({unit}, 낮을수록 좋음)", ylabel="RMSE")
+    with_direction = [n for n in names if table[n]["direction_accuracy"] is not None]
+    acc = [table[n]["direction_accuracy"] for n in with_direction]
+    bars = axes[0, 1].bar(with_direction, acc, color=["tab:red" if n == "LSTM" else "tab:gray" for n in with_direction])
+    axes[0, 1].bar_label(bars, fmt="{:.3f}", fontsize=8)
+    axes[0, 1].axhline(up_share, color="tab:blue", ls="--", label=f"'항상 상승' = 상승일 비율 {up_share:.3f}")
+    axes[0, 1].axhline(1 - up_share, color="tab:green", ls=":", label=f"'항상 안 오름' = {1 - up_share:.3f}")
+    axes[0, 1].set(title="방향 정확도 (오름/안 오름)", ylabel="정확도", ylim=(0, 1))
+    axes[0, 1].legend(fontsize=8, loc="lower right")
+    for ax, labels in zip(axes.flat, [names, with_direction]):
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_fan(dates, close, origins, paths, sigma, horizon: int, path: Path) -> Path:
+    """여러 시점에서 horizon일 앞까지의 예측 경로와 95 % 범위(검증 잔차로 추정)."""
+    fig, axes = new_figure(size=(10, 4))
+    ax = axes[0, 0]
+    lo = max(origins[0] - 10, 0)
+    hi = min(origins[-1] + horizon + 1, len(close))
+    ax.plot(dates[lo:hi], close[lo:hi], color="black", lw=1, label="실제 종가")
+    for k, (o, p) in enumerate(zip(origins, paths)):
+        days = dates[o:o + horizon + 1]
+        center = np.concatenate([[close[o]], p])
+        band = np.concatenate([[0.0], 1.96 * sigma])
+        ax.fill_between(days, center * np.exp(-band), center * np.exp(band), color="tab:red", alpha=0.15,
+                        label="95 % 범위" if k == 0 else None)
+        ax.plot(days, center, "-o", ms=2.5, color="tab:red", lw=1, label=f"LSTM {horizon}일 예측" if k == 0 else None)
+    ax.set(title=f"여러 날짜에서 본 {horizon}일 앞 예측: 멀리 볼수록 불확실성이 커집니다", ylabel="종가")
+    style_axes(ax)
+    fig.text(0.5, -0.02, DISCLAIMER, ha="center", fontsize=9, color="dimgray")
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# 9. 평가 묶음: 테스트 구간에서 모든 모델을 같은 날짜·같은 단위로
+# ---------------------------------------------------------------------------
+def evaluate_all(model, linear_weights, data: Prepared, args, device, extra_rows: dict) -> dict:
+    """extra_rows: 같은 테스트 날짜의 1일 뒤 예측을 더 비교할 때 {"이름": 가격 배열}."""
+    x, y, origin = data.splits["test"]
+    origin = origin.numpy()
+    today = data.close[origin]
+    actual = data.close[origin[:, None] + np.arange(1, args.horizon + 1)]      # (N, horizon)
+    lstm = to_price_paths(predict(model, x, device), today, data.scaler, args.target)
+    linear = to_price_paths(apply_linear_baseline(linear_weights, x), today, data.scaler, args.target)
+    naive = np.repeat(today[:, None], args.horizon, axis=1)
+    one_step = {"LSTM": lstm[:, 0], NAIVE_ROW: naive[:, 0],
+                f"{MA_DAYS}일 이동평균": moving_average_forecast(data.close, origin), "선형 회귀": linear[:, 0],
+                **extra_rows}
+    table = {name: forecast_metrics(pred, actual[:, 0], today, direction=name != NAIVE_ROW)
+             for name, pred in one_step.items()}
+    multi = {name: forecast_metrics(pred[:, -1], actual[:, -1], today, direction=name != NAIVE_ROW)
+             for name, pred in {"LSTM": lstm, NAIVE_ROW: naive, "선형 회귀": linear}.items()}
+    return {"table": table, "multi": multi, "lstm": lstm, "naive": naive, "actual": actual, "today": today,
+            "origin": origin, "up_share": float(np.mean(actual[:, 0] > today))}
+
+
+def validation_sigma(model, data: Prepared, args, device) -> np.ndarray:
+    """검증 구간에서 본 h일 누적 로그 수익률 오차의 표준편차 → 예측 범위(부채꼴)의 폭."""
+    x, y, origin = data.splits["val"]
+    today = data.close[origin.numpy()]
+    predicted = to_price_paths(predict(model, x, device), today, data.scaler, args.target)
+    actual = data.close[origin.numpy()[:, None] + np.arange(1, args.horizon + 1)]
+    return np.log(actual / predicted).std(axis=0)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """한글은 화면에서 두 칸을 차지하므로 글자 수가 아니라 표시 폭으로 맞춥니다."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    space = " " * max(width - shown, 0)
+    return space + text if right else text + space
+
+
+def print_table(table: dict, up_share: float, title: str, unit: str) -> None:
+    print(f"\n{title}")
+    header = [pad("모델", 22), pad(f"RMSE({unit})", 12, True), pad(f"MAE({unit})", 12, True), pad("MAPE", 9, True),
+              pad("방향 정확도", 13, True)]
+    print("  " + "".join(header))
+    for name, m in table.items():
+        direction = "-" if m["direction_accuracy"] is None else f"{m['direction_accuracy']:.3f}"
+        print(f"  {pad(name, 22)}{m['rmse']:>12,.1f}{m['mae']:>12,.1f}{m['mape']:>9.2%}{direction:>13}")
+    print(f"  {pad('항상 상승', 22)}{'':>33}{up_share:>13.3f}   (= 상승일 비율)")
+
+
+def explain_result(table: dict, up_share: float) -> None:
+    """누가 이겼는지, 그게 무슨 뜻인지 그대로 말합니다."""
+    lstm, naive = table["LSTM"], table[NAIVE_ROW]
+    ratio = lstm["rmse"] / naive["rmse"]
+    winner = min(table, key=lambda n: table[n]["rmse"])
+    print(f"\n[해석] RMSE가 가장 낮은 모델: {winner}. LSTM / naive RMSE = {ratio:.3f}"
+          f" ({'naive와 거의 같음' if abs(ratio - 1) < 0.02 else 'naive보다 좋음' if ratio < 1 else 'naive보다 나쁨'}).")
+    print("  주가는 랜덤 워크에 가까워서 '내일 = 오늘'이 가장 강력한 단순 예측입니다. LSTM의 가격 그래프가 실제와\n"
+          "  거의 겹쳐 보이는 것은 모델이 똑똑해서가 아니라 오늘 가격 근처를 말하기 때문입니다 (확대 그림 참고).\n"
+          "  가격 대신 수익률로 보면 예측은 0 근처의 작은 값이고, 실제 수익률의 대부분은 설명하지 못합니다.")
+    verdict = "높습니다" if lstm["direction_accuracy"] > up_share else "높지 않습니다"
+    print(f"  방향 정확도 {lstm['direction_accuracy']:.3f} 는 '매일 오른다고 말하기'({up_share:.3f})보다 {verdict}."
+          f" '매일 안 오른다고 말하기'는 {1 - up_share:.3f}. 0.5 근처의 차이는 우연으로도 쉽게 생깁니다.")
+    if PRICE_TARGET_ROW in table:
+        price = table[PRICE_TARGET_ROW]
+        print(f"  종가를 직접 예측한 LSTM의 RMSE는 naive의 {price['rmse'] / naive['rmse']:.1f}배입니다. 학습 구간에서 본 적 없는\n"
+              "  가격대를 맞혀야 해서 예측이 학습 때의 가격 범위 근처에 머뭅니다. 그래서 수익률을 예측합니다.")
+    print(f"  {DISCLAIMER}")
+
+
+def print_next_forecast(model, data: Prepared, args, device, sigma: np.ndarray) -> None:
+    """데이터의 마지막 날 이후 horizon일 예측 (범위와 함께)."""
+    scaled = data.scaler.transform(torch.tensor(data.raw[-args.window:], dtype=torch.float32))
+    today = data.close[-1:]
+    path = to_price_paths(predict(model, scaled.unsqueeze(0), device), today, data.scaler, args.target)[0]
+    print(f"\n마지막 날({data.dates.iloc[-1].date()}, 종가 {today[0]:,.0f}) 이후 {args.horizon}거래일 예측:")
+    for h, (p, s) in enumerate(zip(path, sigma), start=1):
+        print(f"  {h}일 뒤: {p:,.0f}  (95 % 범위 {p * math.exp(-1.96 * s):,.0f} ~ {p * math.exp(1.96 * s):,.0f})")
+    print(f"  {DISCLAIMER}")
+
+
+# ---------------------------------------------------------------------------
+# 10. 명령행과 main
+# ---------------------------------------------------------------------------
+def iso_date(text: str) -> str:
+    try:
+        return str(pd.Timestamp(text).date())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"YYYY-MM-DD 형식의 날짜가 필요합니다 (받은 값: {text!r})") from None
+
+
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "LSTM으로 주가 시계열을 예측하고 단순 기준선과 정직하게 비교합니다.",
+                    epochs=40, batch_size=64, lr=1e-3)
+    p.add_argument("--ticker", choices=list(TICKERS), default=DEFAULT_TICKER,
+                   help="DL_DATA_DIR/stocks/ 의 종목 (기본 005930.KS = 삼성전자)")
+    p.add_argument("--csv", default=None, help="같은 열(Date, Close, ...)을 가진 자기 CSV 파일")
+    p.add_argument("--test-start", type=iso_date, default=None,
+                   help="테스트 구간의 시작 날짜 YYYY-MM-DD (기본: 마지막 15 %% 거래일)")
+    p.add_argument("--window", type=positive_int, default=60, help="입력 윈도우 길이(거래일, 기본 60)")
+    p.add_argument("--horizon", type=positive_int, default=5, help="몇 거래일 앞까지 예측할지 (기본 5)")
+    p.add_argument("--target", choices=["return", "price"], default="return",
+                   help="예측 대상: return(로그 수익률, 기본) 또는 price(종가를 직접: 흔한 실수 체험용)")
+    p.add_argument("--extra-features", action="store_true", help="거래량 로그 변화와 고가-저가 폭을 입력에 추가")
+    p.add_argument("--hidden", type=positive_int, default=32, help="LSTM 은닉 크기 (기본 32)")
+    p.add_argument("--layers", type=positive_int, default=1, help="LSTM 층 수 (기본 1)")
+    p.add_argument("--patience", type=positive_int, default=8, help="조기 종료: 검증 손실을 기다릴 에폭 수 (기본 8)")
+    return p
+
+
+@contextmanager
+def cpu_threads(device: torch.device, n: int = 1):
+    """작은 LSTM은 시점마다 행렬 곱이 아주 작아서, CPU 스레드를 여럿 쓰면 동기화 비용이 더 큽니다.
+    (다른 프로그램이 CPU를 함께 쓰면 몇십 배까지 느려집니다.) 끝나면 원래 설정으로 되돌립니다."""
+    previous = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@lesson_main
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.epochs, args.window, args.hidden = min(args.epochs, 2), min(args.window, 20), min(args.hidden, 16)
+    run = start_run(LESSON, args, argv)
+    with cpu_threads(run.device):
+        return run_lesson(args, run)
+
+
+def run_lesson(args, run) -> dict:
+    """레슨의 흐름: 데이터 → 윈도우 → LSTM 셀 확인 → 학습 → 기준선과 비교 → 그림과 metrics.json."""
+    print("\n# 1. 데이터 읽기와 정리")
+    df, report, name, source = load_prices(args)
+    print_cleaning_report(report)
+    if args.quick:
+        df = df.tail(QUICK_ROWS).reset_index(drop=True)
+        print(f"  --quick: 최근 {len(df)} 거래일만 사용합니다.")
+    print(f"  기간: {df['Date'].iloc[0].date()} ~ {df['Date'].iloc[-1].date()}")
+
+    print("\n# 2. 윈도우 슬라이딩: 지난 N일 → 다음 H일")
+    print_window_example()
+    data = prepare_data(df, args.window, args.horizon, args.test_start, args.target, args.extra_features)
+    n = {k: len(v[1]) for k, v in data.splits.items()}
+    print(f"  입력 특성: {', '.join(data.names)} | 윈도우 {args.window}일 → {args.horizon}일 예측")
+    print(f"  학습 {n['train']:,}개 / 검증 {n['val']:,}개 / 테스트 {n['test']:,}개 예제 "
+          f"(테스트 시작 {data.dates.iloc[data.test_start].date()})")
+    print(f"  스케일러(학습 구간에서만 계산): 평균 {data.scaler.mean.tolist()}, 표준편차 {data.scaler.std.tolist()}")
+    train_prices, test_prices = data.close[:data.val_start], data.close[data.test_start:]
+    print(f"  종가 범위 — 학습: {train_prices.min():,.0f}~{train_prices.max():,.0f}, "
+          f"테스트: {test_prices.min():,.0f}~{test_prices.max():,.0f}. 가격은 구간마다 범위가 달라(비정상성)\n"
+          "  가격을 직접 배우면 처음 보는 가격대를 맞혀야 합니다. 로그 수익률은 구간이 달라도 분포가 비슷합니다.")
+    plot_data_and_split(data, name, run.path("01_data_split.png"))
+    plot_window_example(data, args.window, args.horizon, run.path("02_sliding_window.png"))
+
+    print("\n# 3. LSTM 셀을 직접 구현해 nn.LSTM과 비교")
+    print(f"  같은 가중치를 넣었을 때 출력의 최대 차이: {compare_with_nn_lstm(args.seed):.2e} (0에 가까우면 같은 계산)")
+
+    print("\n# 4. nn.LSTM 예측 모델 학습 (검증 손실로 조기 종료)")
+    model, state = train_model(data, args, run, args.target, run.checkpoint_path)
+    plot_learning_curve(state["history"], state["best_epoch"], run.path("03_learning_curve.png"))
+
+    extra_rows = {}
+    if args.target == "return":
+        print("\n# 5. 비교 실험: 수익률 대신 종가를 직접 예측하면? (흔한 실수, 같은 설정)")
+        price_data = prepare_data(df, args.window, args.horizon, args.test_start, "price", args.extra_features)
+        price_model, _ = train_model(price_data, args, run, "price", run.path("checkpoint_price_target.pt"))
+        x_test, _, origin = price_data.splits["test"]
+        extra_rows[PRICE_TARGET_ROW] = to_price_paths(predict(price_model, x_test, run.device),
+                                                      price_data.close[origin.numpy()], price_data.scaler, "price")[:, 0]
+
+    unit = "원" if source == "fallback" else UNITS.get(Path(args.csv).stem if args.csv else args.ticker, "가격")
+    print(f"\n# 6. 테스트 구간 평가: LSTM vs 기준선 (같은 날짜, 단위: {unit})")
+    linear = fit_linear_baseline(*data.splits["train"][:2])
+    result = evaluate_all(model, linear, data, args, run.device, extra_rows)
+    print_table(result["table"], result["up_share"], "다음 날(1일 뒤) 종가 예측", unit)
+    print_table(result["multi"], float(np.mean(result["actual"][:, -1] > result["today"])),
+                f"{args.horizon}일 뒤 종가 예측", unit)
+    explain_result(result["table"], result["up_share"])
+    sigma = validation_sigma(model, data, args, run.device)
+    print_next_forecast(model, data, args, run.device, sigma)
+    plot_results(data, result, extra_rows.get(PRICE_TARGET_ROW), sigma, unit, args, run)
+
+    metrics = collect_metrics(result, state, data, args)
+    run.write_metrics(dataset=name, data_source=source, epochs=state["epoch"], n_train=metrics.pop("n_train"),
+                      n_test=metrics.pop("n_test"), metrics=metrics)
+    return metrics
+
+
+def plot_results(data: Prepared, result: dict, price_target, sigma: np.ndarray, unit: str, args, run) -> None:
+    """테스트 구간 예측, 기준선 막대, 여러 날짜에서 본 다일 예측(부채꼴)."""
+    test_dates = data.dates.to_numpy()[result["origin"] + 1]
+    plot_test_forecast(test_dates, result["actual"][:, 0], result["lstm"][:, 0], result["naive"][:, 0],
+                       result["today"], price_target, unit, run.path("04_test_forecast.png"))
+    plot_baselines(result["table"], result["up_share"], unit, run.path("05_baselines.png"))
+    picks = np.linspace(max(len(result["origin"]) - 120, 0), len(result["origin"]) - 1, 6).astype(int)
+    plot_fan(data.dates.to_numpy(), data.close, result["origin"][picks], result["lstm"][picks], sigma,
+             args.horizon, run.path("06_multistep_fan.png"))
+
+
+def collect_metrics(result: dict, state: dict, data: Prepared, args) -> dict:
+    """metrics.json 의 metrics: LSTM의 값은 접두어 없이, 기준선은 naive_/moving_average_/linear_ 접두어로."""
+    table, multi = result["table"], result["multi"]
+    naive = table[NAIVE_ROW]
+    metrics = {**table["LSTM"], "naive_rmse": naive["rmse"], "naive_mae": naive["mae"], "naive_mape": naive["mape"],
+               "rmse_ratio_to_naive": table["LSTM"]["rmse"] / naive["rmse"], "up_day_share": result["up_share"]}
+    prefixes = {"moving_average": f"{MA_DAYS}일 이동평균", "linear": "선형 회귀", "price_target": PRICE_TARGET_ROW}
+    for key, label in prefixes.items():
+        if label in table:
+            metrics.update({f"{key}_{m}": v for m, v in table[label].items()})
+    h = args.horizon
+    metrics.update({f"h{h}_rmse": multi["LSTM"]["rmse"], f"h{h}_naive_rmse": multi[NAIVE_ROW]["rmse"],
+                    f"h{h}_linear_rmse": multi["선형 회귀"]["rmse"], "best_epoch": state["best_epoch"],
+                    "epochs_run": state["epoch"], "window": args.window, "horizon": h, "target": args.target,
+                    "test_start": str(data.dates.iloc[data.test_start].date()),
+                    "test_end": str(data.dates.iloc[-1].date()), "n_val": len(data.splits["val"][1]),
+                    "n_train": len(data.splits["train"][1]), "n_test": len(data.splits["test"][1])})
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
