@@ -62,6 +62,7 @@ NUMERIC_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 NULL_MARKERS = {"", "null", "NULL", "NaN", "nan", "NA", "N/A", "-"}
 TEST_FRACTION = 0.15   # 기본 테스트 구간: 마지막 15 % 의 거래일
 VAL_FRACTION = 0.15    # 검증 구간: 테스트 이전 구간의 마지막 15 %
+TRAIN_SHARE = (1 - TEST_FRACTION) * (1 - VAL_FRACTION)
 MA_DAYS = 5            # 이동평균 기준선의 길이
 NAIVE_ROW = "naive (내일 = 오늘)"
 PRICE_TARGET_ROW = "LSTM (종가 직접)"
@@ -120,7 +121,7 @@ def clean_prices(raw: pd.DataFrame, needed: list[str]) -> tuple[pd.DataFrame, di
         i = int(np.flatnonzero(df["Date"].isna().to_numpy())[0])
         raise CourseError(f"'Date' 열을 날짜로 읽을 수 없습니다: {i + 2}번째 줄 '{raw['Date'].iloc[i]}'"
                           " (YYYY-MM-DD 형식이어야 합니다)")
-    for column in NUMERIC_COLUMNS:
+    for column in dict.fromkeys([*needed, "Volume"]):   # 쓰는 열만 검사 (Open 등 안 쓰는 열은 무시)
         if column in raw.columns:
             df[column] = _to_numbers(raw, column)
     report = {"rows_read": len(df)}
@@ -130,7 +131,9 @@ def clean_prices(raw: pd.DataFrame, needed: list[str]) -> tuple[pd.DataFrame, di
     report["null_rows"] = int(null_rows.sum())
     df = df[~null_rows]
     # (2) 거래량 0: 휴장일에 전날 종가를 복사해 둔 행. 남겨 두면 '수익률 0'인 가짜 거래일이 끼어듭니다.
-    zero_volume = df["Volume"] == 0 if "Volume" in df else pd.Series(False, index=df.index)
+    #     거래량이 전부 0인 파일(일부 지수·환율)은 거래량 정보가 없는 것이므로 건너뜁니다.
+    has_volume = "Volume" in df and bool((df["Volume"] > 0).any())
+    zero_volume = df["Volume"] == 0 if has_volume else pd.Series(False, index=df.index)
     report["zero_volume_rows"] = int(zero_volume.sum())
     df = df[~zero_volume]
     # (3) 날짜 순서와 중복: 시계열은 반드시 시간순이어야 윈도우가 '과거 → 미래'가 됩니다.
@@ -199,9 +202,11 @@ def geometric_brownian_motion(n_days: int = 1500, seed: int = 0, start_price: fl
     open_ = np.concatenate([[start_price], close[:-1]]) * np.exp(0.003 * rng.standard_normal(n_days))
     spread = np.abs(0.01 * rng.standard_normal((2, n_days)))
     dates = pd.bdate_range("2018-01-02", periods=n_days).strftime("%Y-%m-%d")
-    return pd.DataFrame({"Date": dates, "Open": open_.round(), "High": (np.maximum(open_, close) * (1 + spread[0])).round(),
-                         "Low": (np.minimum(open_, close) * (1 - spread[1])).round(), "Close": close.round(),
-                         "Adj Close": close.round(), "Volume": rng.integers(5_000_000, 20_000_000, n_days)}).astype(str)
+    table = {"Date": dates, "Open": open_, "High": np.maximum(open_, close) * (1 + spread[0]),
+             "Low": np.minimum(open_, close) * (1 - spread[1]), "Close": close, "Adj Close": close,
+             "Volume": rng.integers(5_000_000, 20_000_000, n_days)}
+    # CSV에서 읽은 것처럼 문자열 표로 돌려줍니다 (같은 정리 단계를 거치도록)
+    return pd.DataFrame({k: np.round(v) if k != "Date" else v for k, v in table.items()}).astype(str)
 
 
 def load_prices(args) -> tuple[pd.DataFrame, dict, str, str]:
@@ -232,7 +237,10 @@ def build_features(df: pd.DataFrame, target: str, extra: bool) -> tuple[np.ndarr
     첫날은 수익률이 없으므로 모든 특성에서 첫 행을 버립니다 (df.iloc[1:] 와 같은 날짜에 맞춰짐).
     """
     close = df["Close"].to_numpy(float)
-    columns = {"로그 수익률" if target == "return" else "종가": np.diff(np.log(close)) if target == "return" else close[1:]}
+    if target == "return":
+        columns = {"로그 수익률": np.diff(np.log(close))}
+    else:
+        columns = {"종가": close[1:]}
     if extra:
         columns["거래량 로그 변화"] = np.diff(np.log(df["Volume"].to_numpy(float)))
         columns["고가-저가 폭"] = ((df["High"] - df["Low"]) / df["Close"]).to_numpy(float)[1:]
@@ -325,7 +333,7 @@ def prepare_data(df: pd.DataFrame, window: int, horizon: int, test_start: str | 
     n_min = window + horizon + 1
     if val_start < n_min or test_idx - val_start < horizon + 1 or len(dates) - test_idx < horizon + 1:
         raise CourseError(f"데이터가 너무 짧습니다: 정리 후 {len(dates) + 1}일. 윈도우 {window}일 + 예측 {horizon}일로 "
-                          f"학습/검증/테스트를 만들려면 적어도 약 {math.ceil(n_min / 0.7) + 1}일이 필요합니다.\n"
+                          f"학습/검증/테스트를 만들려면 적어도 약 {math.ceil(n_min / TRAIN_SHARE) + 2}일이 필요합니다.\n"
                           "       --window 를 줄이거나 더 긴 기간의 CSV를 쓰세요.")
     values = torch.tensor(raw, dtype=torch.float32)
     scaler = Scaler.fit(values[:val_start])  # ← 학습 구간만! 검증·테스트 값은 여기 들어가지 않습니다
@@ -427,7 +435,7 @@ def train_with_early_stopping(model, data: Prepared, args, run, config: dict, ch
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state.update({k: saved[k] for k in state})
-        run.previous_seconds = saved["elapsed"]
+        run.previous_seconds = max(run.previous_seconds, saved["elapsed"])  # 두 번째 모델은 첫 모델의 시간을 포함
         print(f"[이어서 학습] {state['epoch']} 에폭 다음부터 계속합니다.")
     for epoch in range(state["epoch"], args.epochs):
         if state["stopped"]:  # --resume 했는데 이미 조기 종료된 학습
@@ -469,6 +477,14 @@ def train_model(data: Prepared, args, run, target: str, checkpoint: Path):
 def predict(model, x: torch.Tensor, device) -> torch.Tensor:
     model.eval()
     return torch.cat([model(x[i:i + 1024].to(device)).float().cpu() for i in range(0, len(x), 1024)])
+
+
+def price_target_forecast(df: pd.DataFrame, args, run) -> np.ndarray:
+    """비교 실험: 같은 설정으로 종가 자체를 (학습 구간 기준으로 표준화해) 예측 → 테스트 구간의 1일 뒤 가격."""
+    data = prepare_data(df, args.window, args.horizon, args.test_start, "price", args.extra_features)
+    model, _ = train_model(data, args, run, "price", run.path("checkpoint_price_target.pt"))
+    x_test, _, origin = data.splits["test"]
+    return to_price_paths(predict(model, x_test, run.device), data.close[origin.numpy()], data.scaler, "price")[:, 0]
 
 
 # ---------------------------------------------------------------------------
@@ -822,11 +838,7 @@ def run_lesson(args, run) -> dict:
     extra_rows = {}
     if args.target == "return":
         print("\n# 5. 비교 실험: 수익률 대신 종가를 직접 예측하면? (흔한 실수, 같은 설정)")
-        price_data = prepare_data(df, args.window, args.horizon, args.test_start, "price", args.extra_features)
-        price_model, _ = train_model(price_data, args, run, "price", run.path("checkpoint_price_target.pt"))
-        x_test, _, origin = price_data.splits["test"]
-        extra_rows[PRICE_TARGET_ROW] = to_price_paths(predict(price_model, x_test, run.device),
-                                                      price_data.close[origin.numpy()], price_data.scaler, "price")[:, 0]
+        extra_rows[PRICE_TARGET_ROW] = price_target_forecast(df, args, run)
 
     unit = "원" if source == "fallback" else UNITS.get(Path(args.csv).stem if args.csv else args.ticker, "가격")
     print(f"\n# 6. 테스트 구간 평가: LSTM vs 기준선 (같은 날짜, 단위: {unit})")

@@ -146,7 +146,7 @@ def write_csv(path, text):
 
 
 def good_lines(n):
-    return "".join(f"2020-01-{1 + i % 28:02d},{100 + i},{101 + i},{99 + i},{100 + i},{100 + i},1000\n" for i in range(n))
+    return "".join(f"2020-01-{1 + i:02d},{100 + i},{101 + i},{99 + i},{100 + i},{100 + i},1000\n" for i in range(n))
 
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
