@@ -557,25 +557,33 @@ def plot_data_and_split(data: Prepared, title: str, path: Path) -> Path:
                         range=(-0.1, 0.1))
     axes[0, 0].set(title=f"{title}: 종가와 시간순 분할", ylabel="종가")
     axes[0, 1].set(title="로그 수익률 log(오늘/어제)", ylabel="로그 수익률")
-    axes[1, 0].set(title="종가 분포: 테스트 구간은 학습 때 못 본 가격대", xlabel="종가", ylabel="밀도")
+    train, test = data.close[parts["학습"]], data.close[parts["테스트"]]
+    outside = np.mean((test > train.max()) | (test < train.min()))
+    axes[1, 0].set(title=f"종가 분포: 테스트 날의 {outside:.0%}가 학습 범위 밖", xlabel="종가", ylabel="밀도")
     axes[1, 1].set(title="로그 수익률 분포: 두 구간이 비슷함", xlabel="로그 수익률", ylabel="밀도")
     style_axes(axes[0])
     style_axes(axes[1], date_axis=False)
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
-def plot_window_example(data: Prepared, window: int, horizon: int, path: Path) -> Path:
-    """실제 데이터의 첫 학습 예제: 색칠한 window일이 입력, 그다음 horizon일이 정답."""
-    fig, axes = new_figure(size=(9, 3.5))
-    ax = axes[0, 0]
-    span = np.arange(0, min(window + horizon + 15, len(data.raw)))
-    ax.plot(span, data.raw[span, 0], "-o", ms=2.5, color="gray", lw=0.8, label=data.names[0])
-    ax.axvspan(-0.5, window - 0.5, color="tab:blue", alpha=0.15, label=f"입력 윈도우 ({window}일)")
-    ax.axvspan(window - 0.5, window + horizon - 0.5, color="tab:red", alpha=0.2, label=f"정답 ({horizon}일)")
-    ax.axvline(window - 1, color="tab:blue", ls="--", lw=1, label="'오늘' (윈도우 마지막 날)")
-    ax.set(title="윈도우 슬라이딩: 한 칸씩 밀며 (입력, 정답) 예제를 만듭니다", xlabel="거래일 번호",
-           ylabel=data.names[0])
-    style_axes(ax, date_axis=False)
+def plot_window_example(data: Prepared, window: int, horizon: int, path: Path, shift: int = 10) -> Path:
+    """실제 데이터의 학습 예제 두 개: 색칠한 window일이 입력, 그다음 horizon일이 정답. 아래는 shift칸 민 예제."""
+    fig, axes = new_figure(nrows=2, size=(9, 2.8))
+    span = np.arange(0, min(window + horizon + shift + 10, len(data.raw)))
+    for ax, start in zip(axes[:, 0], [0, shift]):
+        ax.plot(span, data.raw[span, 0], "-o", ms=2.5, color="gray", lw=0.8, label=data.names[0])
+        ax.axvspan(start - 0.5, start + window - 0.5, color="tab:blue", alpha=0.15, label=f"입력 윈도우 ({window}일)")
+        ax.axvspan(start + window - 0.5, start + window + horizon - 0.5, color="tab:red", alpha=0.25,
+                   label=f"정답 ({horizon}일)")
+        ax.axvline(start + window - 1, color="tab:blue", ls="--", lw=1, label="'오늘' (윈도우 마지막 날)")
+        ax.set(title=f"예제 {start}: 입력 {start}~{start + window - 1}번째 날, 정답 {start + window}~"
+                     f"{start + window + horizon - 1}번째 날", ylabel=data.names[0])
+        style_axes(ax, date_axis=False)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[1, 0].set_xlabel("거래일 번호")
+    fig.suptitle(f"윈도우 슬라이딩: 한 칸씩 밀며 (입력, 정답) 예제를 만듭니다 (아래는 {shift}칸 민 예제)")
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -624,6 +632,7 @@ def plot_test_forecast(dates, actual, lstm, naive, today, price_target, unit: st
     axes[1, 1].set(title="잔차(예측 - 실제) 분포", xlabel=unit, ylabel="날 수")
     style_axes([axes[0, 0], axes[0, 1], axes[1, 0]])
     style_axes(axes[1, 1], date_axis=False)
+    fig.tight_layout()
     fig.text(0.5, -0.01, DISCLAIMER, ha="center", fontsize=9, color="dimgray")
     return save_figure(fig, path)
 
