@@ -587,12 +587,14 @@ def plot_window_example(data: Prepared, window: int, horizon: int, path: Path, s
     return save_figure(fig, path)
 
 
-def plot_learning_curve(history: dict, best_epoch: int, path: Path) -> Path:
+def plot_learning_curve(history: dict, best_epoch: int, mean_only_val_loss: float, path: Path) -> Path:
+    """mean_only_val_loss: 늘 학습 구간의 평균 수익률만 말하는 예측(표준화 공간의 0)의 검증 손실."""
     fig, axes = new_figure(size=(6.5, 4))
     ax = axes[0, 0]
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], "-o", ms=3, label="학습 손실")
     ax.plot(epochs, history["val_loss"], "--s", ms=3, label="검증 손실")
+    ax.axhline(mean_only_val_loss, color="tab:green", ls="-.", lw=1, label="검증: 늘 평균만 예측할 때")
     ax.axvline(best_epoch, color="gray", ls=":", label=f"선택한 에폭 ({best_epoch})")
     ax.set(title="학습 곡선 (표준화된 값의 MSE)", xlabel="에폭", ylabel="손실")
     style_axes(ax, date_axis=False)
@@ -842,7 +844,10 @@ def run_lesson(args, run) -> dict:
 
     print("\n# 4. nn.LSTM 예측 모델 학습 (검증 손실로 조기 종료)")
     model, state = train_model(data, args, run, args.target, run.checkpoint_path)
-    plot_learning_curve(state["history"], state["best_epoch"], run.path("03_learning_curve.png"))
+    mean_only = float((data.splits["val"][1] ** 2).mean())
+    print(f"  참고: 늘 학습 구간의 평균만 예측하면 검증 손실 {mean_only:.4f}. LSTM이 이보다 크게 낮지 않다면\n"
+          "  과거 수익률에서 배울 만한 규칙이 거의 없다는 뜻입니다.")
+    plot_learning_curve(state["history"], state["best_epoch"], mean_only, run.path("03_learning_curve.png"))
 
     extra_rows = {}
     if args.target == "return":
