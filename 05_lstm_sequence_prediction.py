@@ -686,7 +686,7 @@ def plot_fan(dates, close, origins, paths, sigma, horizon: int, path: Path) -> P
 # ---------------------------------------------------------------------------
 def evaluate_all(model, linear_weights, data: Prepared, args, device, extra_rows: dict) -> dict:
     """extra_rows: 같은 테스트 날짜의 1일 뒤 예측을 더 비교할 때 {"이름": 가격 배열}."""
-    x, y, origin = data.splits["test"]
+    x, _, origin = data.splits["test"]
     origin = origin.numpy()
     today = data.close[origin]
     actual = data.close[origin[:, None] + np.arange(1, args.horizon + 1)]      # (N, horizon)
@@ -706,7 +706,7 @@ def evaluate_all(model, linear_weights, data: Prepared, args, device, extra_rows
 
 def validation_sigma(model, data: Prepared, args, device) -> np.ndarray:
     """검증 구간에서 본 h일 누적 로그 수익률 오차의 표준편차 → 예측 범위(부채꼴)의 폭."""
-    x, y, origin = data.splits["val"]
+    x, _, origin = data.splits["val"]
     today = data.close[origin.numpy()]
     predicted = to_price_paths(predict(model, x, device), today, data.scaler, args.target)
     actual = data.close[origin.numpy()[:, None] + np.arange(1, args.horizon + 1)]
@@ -722,13 +722,13 @@ def pad(text: str, width: int, right: bool = False) -> str:
 
 def print_table(table: dict, up_share: float, title: str, unit: str) -> None:
     print(f"\n{title}")
-    header = [pad("모델", 22), pad(f"RMSE({unit})", 12, True), pad(f"MAE({unit})", 12, True), pad("MAPE", 9, True),
+    header = [pad("모델", 22), pad(f"RMSE({unit})", 14, True), pad(f"MAE({unit})", 14, True), pad("MAPE", 9, True),
               pad("방향 정확도", 13, True)]
     print("  " + "".join(header))
     for name, m in table.items():
         direction = "-" if m["direction_accuracy"] is None else f"{m['direction_accuracy']:.3f}"
-        print(f"  {pad(name, 22)}{m['rmse']:>12,.1f}{m['mae']:>12,.1f}{m['mape']:>9.2%}{direction:>13}")
-    print(f"  {pad('항상 상승', 22)}{'':>33}{up_share:>13.3f}   (= 상승일 비율)")
+        print(f"  {pad(name, 22)}{m['rmse']:>14,.1f}{m['mae']:>14,.1f}{m['mape']:>9.2%}{direction:>13}")
+    print(f"  {pad('항상 상승', 22)}{'':>37}{up_share:>13.3f}   (= 상승일 비율)")
 
 
 def explain_result(table: dict, up_share: float) -> None:
