@@ -1,0 +1,136 @@
+"""docs/results/*.json (각 레슨의 보고용 metrics.json) 에서 docs/RESULTS.md 표를 만듭니다.
+
+    python docs/render_results.py          # RESULTS.md 다시 쓰기
+    python docs/render_results.py --check  # 파일이 최신인지 확인만 (테스트용)
+
+숫자는 JSON에만 있고, 표는 언제나 그 JSON에서 만들어지므로 서로 어긋날 수 없습니다.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+RESULTS_DIR = DOCS / "results"
+OUTPUT = DOCS / "RESULTS.md"
+README = DOCS.parent / "README.md"
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+LESSONS = ["01_pytorch_basics", "02_neural_networks", "03_cnn_image_classification",
+           "04_rnn_text_classification", "05_lstm_sequence_prediction", "06_yolo_object_detection",
+           "07_gan_image_generation", "08_transformer_nlp"]
+
+# 레슨별 목표: (metrics 키, 비교, 목표값, 표에 쓸 설명). 시간 목표는 wall_seconds 에 대해.
+TARGETS = {
+    "01_pytorch_basics": [("test_accuracy", ">=", 0.980), ("wall_seconds", "<=", 120)],
+    "02_neural_networks": [("test_accuracy", ">=", 0.905), ("wall_seconds", "<=", 600)],
+    "03_cnn_image_classification": [("test_accuracy", ">=", 0.90), ("wall_seconds", "<=", 1800)],
+    "04_rnn_text_classification": [("test_accuracy", ">=", 0.89), ("wall_seconds", "<=", 1200)],
+    "05_lstm_sequence_prediction": [("rmse_ratio", "<=", 1.05), ("wall_seconds", "<=", 180)],
+    "06_yolo_object_detection": [("map50", ">=", 0.90), ("map50_95", ">=", 0.60), ("fps_cpu", ">=", 30),
+                                 ("wall_seconds", "<=", 900)],
+    "07_gan_image_generation": [("modes_covered_fixed", ">=", 8), ("high_quality_fixed", ">=", 0.80),
+                                ("nn_ratio", "between", (0.7, 1.5)), ("wall_seconds", "<=", 1800)],
+    "08_transformer_nlp": [("bleu", ">=", 36.0), ("wall_seconds", "<=", 3600)],
+}
+
+
+def value_of(record: dict, key: str):
+    if key == "wall_seconds":
+        return record["wall_seconds"]
+    if key == "rmse_ratio":
+        m = record["metrics"]
+        return m["rmse"] / m["naive_rmse"]
+    return record["metrics"][key]
+
+
+def meets(value, op, goal) -> bool:
+    if op == ">=":
+        return value >= goal
+    if op == "<=":
+        return value <= goal
+    return goal[0] <= value <= goal[1]
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render() -> str:
+    lines = ["# 측정 결과 (벤치마크)", "",
+             "이 표는 `docs/results/*.json` 에서 `python docs/render_results.py` 로 만든 것입니다. "
+             "각 JSON은 해당 레슨의 기본 실행(전체 데이터)이 남긴 `metrics.json` 그대로입니다.", "",
+             "| 레슨 | 데이터 (출처) | 목표 확인 | 시간(초) | 최대 메모리(MB) | 장치 | 기계 | 명령 |",
+             "|---|---|---|---:|---:|---|---|---|"]
+    details = []
+    for r in load_records().values():
+        checks = []
+        for key, op, goal in TARGETS.get(r["lesson"], []):
+            try:
+                v = value_of(r, key)
+            except KeyError:
+                checks.append(f"{key}: 기록 없음")
+                continue
+            goal_text = f"{goal[0]}~{goal[1]}" if op == "between" else f"{op} {goal}"
+            checks.append(f"{'✅' if meets(v, op, goal) else '❌'} {key} {fmt(v)} ({goal_text})")
+        lines.append(f"| {r['lesson']} | {r['dataset']} ({r['data_source']}) | {'<br>'.join(checks)} | "
+                     f"{r['wall_seconds']} | {r['peak_memory_mb']} | {r['device']} | {r['machine']} | "
+                     f"`{r['command']}` |")
+        metrics = ", ".join(f"`{k}`={fmt(v)}" for k, v in r["metrics"].items() if not isinstance(v, (list, dict)))
+        details.append(f"- **{r['lesson']}** (에폭 {r['epochs']}, 학습 {r['n_train']:,} / 테스트 {r['n_test']:,}, "
+                       f"seed {r['seed']}, torch {r['versions']['torch']}): {metrics}")
+    lines += ["", "## 레슨별 전체 지표", "", *details, ""]
+    return "\n".join(lines)
+
+
+def load_records() -> dict:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS_DIR.glob("*.json"))}
+
+
+def readme_table() -> str:
+    """README의 '레슨별 시간과 메모리' 표 (측정하지 않은 칸은 그렇다고 씁니다)."""
+    records = load_records()
+    rows = ["| 레슨 | CPU 시간 | GPU 시간 | 최대 메모리 | 핵심 결과 | 측정 기계 |", "|---|---:|---:|---:|---|---|"]
+    for lesson in LESSONS:
+        r = records.get(lesson)
+        if r is None:
+            rows.append(f"| {lesson} | 아직 측정 안 함 | 측정 안 함 | - | - | - |")
+            continue
+        key = TARGETS[lesson][0][0]
+        result = f"{key} = {fmt(value_of(r, key))}"
+        cpu = f"{r['wall_seconds'] / 60:.1f}분" if r["device"] == "cpu" else "측정 안 함"
+        gpu = f"{r['wall_seconds'] / 60:.1f}분" if r["device"] != "cpu" else "측정 안 함 (GPU 없음)"
+        rows.append(f"| {lesson} | {cpu} | {gpu} | {r['peak_memory_mb']:.0f} MB | {result} | {r['machine']} |")
+    return "\n".join(rows)
+
+
+def updated_readme() -> str:
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{readme_table()}\n{README_END}{tail}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="docs/RESULTS.md 만들기")
+    p.add_argument("--check", action="store_true", help="다시 쓰지 않고 최신인지 확인")
+    args = p.parse_args(argv)
+    outputs = {OUTPUT: render(), README: updated_readme()}
+    if args.check:
+        stale = [p.name for p, text in outputs.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+        if stale:
+            print(f"{', '.join(stale)} 가 docs/results/*.json 과 다릅니다: python docs/render_results.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"썼습니다: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
