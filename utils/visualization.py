@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 KOREAN_FONT = "NanumGothic"
 
@@ -70,6 +71,7 @@ def plot_learning_curves(histories: dict, path: Path, title: str = "학습 곡�
             if not np.all(np.isnan(h[f"val_{key}"])):
                 ax.plot(epochs, h[f"val_{key}"], "--s", ms=3, color=line.get_color(), label=f"{label} 검증")
     for ax, name in zip(axes[0], ["손실", "정확도"]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # 에폭은 정수
         ax.set_xlabel("에폭")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
