@@ -1,0 +1,467 @@
+"""02. 신경망 기초 — 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색으로 Fashion-MNIST 분류
+
+학습 목표
+  - 다층 퍼셉트론(MLP)의 층 크기와 파라미터 수를 직접 세어 본다.
+  - 활성화 함수(activation function) ReLU·Sigmoid·Tanh의 모양과 도함수를 그리고,
+    같은 MLP를 각각으로 학습해 그래디언트 소실(vanishing gradient)을 숫자로 확인한다.
+  - 배치 정규화(batch normalization)와 규제(regularization: 드롭아웃(dropout), 가중치 감쇠(weight decay))가
+    학습/검증 정확도 차이(과적합(overfitting)의 크기)를 어떻게 바꾸는지 측정한다.
+  - 학습 데이터에서 떼어 낸 검증 세트로 하이퍼파라미터(hyperparameter: 학습률·폭·드롭아웃)를 고르고,
+    고른 모델 하나만 테스트 세트로 딱 한 번 평가한다.
+
+데이터셋
+  Fashion-MNIST (Zalando, MIT 라이선스): 28×28 흑백 의류 이미지 10종, 학습 60,000장 / 테스트 10,000장.
+  데이터가 없고 내려받을 수도 없으면 생성한 의류 실루엣(대체 데이터)으로 흐름만 익힙니다 ("fallback").
+
+핵심 개념
+  MLP 구조와 파라미터 수, 활성화 함수와 도함수, 그래디언트 소실, 배치 정규화, 드롭아웃,
+  가중치 감쇠, 과적합(학습/검증 차이), 검증 세트, 하이퍼파라미터 탐색, 원사이클 학습률 스케줄
+
+실행 방법
+  python 02_neural_networks.py                     # 전체: 비교 실험 + 탐색 + 최종 학습
+  python 02_neural_networks.py --quick             # 몇 초 만에 흐름만 확인
+  python 02_neural_networks.py --search-epochs 2   # 탐색을 더 짧게
+  python 02_neural_networks.py --predict 내옷.jpg 폴더/   # 저장된 모델로 내 이미지 분류
+
+예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 약 6~8분, --quick 은 10초 안팎.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from utils.data_utils import (TensorBatches, download_mnist_raw, load_mnist_family, load_user_images,
+                              split_train_val, take_subset)
+from utils.model_utils import (count_parameters, evaluate, fit, lesson_main, load_checkpoint, make_parser,
+                               positive_int, print_predictions, start_run)
+from utils.visualization import (confusion_matrix, new_figure, plot_confusion_matrix, plot_image_grid,
+                                 plot_learning_curves, save_figure)
+
+LESSON = "02_neural_networks"
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # 학습 세트 전체 픽셀의 평균·표준편차
+VAL_FRACTION = 0.1                          # 학습 데이터의 10%를 검증 세트로 (테스트 세트는 끝까지 아껴 둠)
+QUICK_TRAIN, QUICK_TEST = 3000, 1000
+LABEL_SMOOTHING = 0.1                       # 정답 확률을 1이 아닌 0.9 근처로: 지나친 확신을 막는 가벼운 규제
+WEIGHT_DECAY = 1e-4                         # 탐색·최종 학습의 가중치 감쇠 (5절에서 효과를 따로 봄)
+
+# 비교 실험은 작은 예산으로: 본 학습과 탐색에 시간을 남기기 위해
+ACTIVATION_DEMO = {"hidden": (256, 256, 256, 256), "train_size": 20000, "epochs": 3, "lr": 0.05}
+REGULARIZATION_DEMO = {"hidden": (512, 256), "train_size": 5000, "epochs": 20, "lr": 1e-3}
+SEARCH_WIDTHS = (256, 1024)                 # 첫 은닉층 폭 (둘째 층은 그 절반)
+SEARCH_DROPOUTS = (0.1, 0.3)
+
+
+# 1. 데이터: uint8 이미지 → 정규화한 실수 배치 ------------------------------------
+def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
+    """배치 단위로 uint8(0~255) → 평균 0·표준편차 1 근처의 실수 (미리 전부 바꾸면 메모리가 4배)."""
+    return (x_uint8.float() / 255.0 - FASHION_MEAN) / FASHION_STD
+
+
+def batches(x, y, batch_size: int, train: bool, seed: int = 0) -> TensorBatches:
+    return TensorBatches(x, y, batch_size if train else 1000, shuffle=train, transform=normalize, seed=seed)
+
+
+def load_data(args):
+    data = load_mnist_family("FashionMNIST", args)
+    if args.quick:
+        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
+        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
+    print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
+    return data
+
+
+# 2. MLP 구조와 파라미터 수 -----------------------------------------------------
+ACTIVATIONS = {"ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh}
+
+
+class MLP(nn.Module):
+    """784 → 은닉층들 → 10. 층마다 선형 → (배치 정규화) → 활성화 → (드롭아웃).
+
+    배치 정규화가 있으면 선형층의 편향(bias)은 빼도 됩니다: 배치 정규화의 β가 같은 역할을 합니다.
+    """
+
+    def __init__(self, hidden=(1024, 512), activation: str = "ReLU", batch_norm: bool = True,
+                 dropout: float = 0.0, n_classes: int = 10):
+        super().__init__()
+        layers, width = [nn.Flatten()], 28 * 28
+        for h in hidden:
+            layers.append(nn.Linear(width, h, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_classes))  # 마지막 층은 점수(logit) 그대로: 소프트맥스는 손실 안에서
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def describe_layers(model: nn.Module) -> list[dict]:
+    """학습되는 층마다 모양과 파라미터 수를 표로 출력합니다 (합계 = count_parameters)."""
+    rows = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            weights = module.in_features * module.out_features
+            bias = module.out_features if module.bias is not None else 0
+            shape = f"{module.in_features} → {module.out_features}"
+            formula = f"{module.in_features}×{module.out_features}" + (f" + {bias}" if bias else "")
+            rows.append({"layer": name, "kind": "선형", "shape": shape, "formula": formula, "params": weights + bias})
+        elif isinstance(module, nn.BatchNorm1d):
+            f = module.num_features
+            rows.append({"layer": name, "kind": "배치 정규화", "shape": f"{f}",
+                         "formula": f"γ {f} + β {f}", "params": 2 * f})
+    print(f"  {'층':<8}{'종류':<10}{'모양':<14}{'계산':<18}{'파라미터 수':>12}")
+    for r in rows:
+        print(f"  {r['layer']:<8}{r['kind']:<10}{r['shape']:<14}{r['formula']:<18}{r['params']:>12,}")
+    print(f"  합계 {sum(r['params'] for r in rows):,}개 (count_parameters: {count_parameters(model):,})")
+    return rows
+
+
+# 3. 활성화 함수와 도함수 -------------------------------------------------------
+def activation_derivatives(z: torch.Tensor) -> dict:
+    """세 활성화 함수의 값과 손으로 유도한 도함수. 역전파는 층마다 이 도함수를 곱해 갑니다.
+
+    ReLU'(z) = 1 (z > 0), 0 (그 밖)      Sigmoid'(z) = σ(z)(1 - σ(z)) ≤ 0.25      Tanh'(z) = 1 - tanh(z)² ≤ 1
+    """
+    sig = 1 / (1 + torch.exp(-z))
+    tanh = (torch.exp(z) - torch.exp(-z)) / (torch.exp(z) + torch.exp(-z))
+    return {
+        "ReLU": (z.clamp(min=0), (z > 0).to(z.dtype)),
+        "Sigmoid": (sig, sig * (1 - sig)),
+        "Tanh": (tanh, 1 - tanh ** 2),
+    }
+
+
+def plot_activations(path) -> None:
+    z = torch.linspace(-5, 5, 401)
+    fig, axes = new_figure(ncols=2, size=(5.5, 4))
+    for name, (value, grad) in activation_derivatives(z).items():
+        line, = axes[0, 0].plot(z, value, label=name)
+        axes[0, 1].plot(z, grad, color=line.get_color(), label=name)
+    for ax, title in zip(axes[0], ["활성화 함수 f(z)", "도함수 f'(z): 역전파 때 곱해지는 값"]):
+        ax.set_title(title)
+        ax.set_xlabel("z (선형층의 출력)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    save_figure(fig, path)
+
+
+def gradient_norms_at_init(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """초기 가중치에서 한 배치의 손실을 역전파해 선형층별 그래디언트 크기(노름)를 잽니다 (입력 쪽 → 출력 쪽)."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+# 4. 같은 MLP, 다른 활성화 함수 ---------------------------------------------------
+def train_model(model, splits, *, lr: float, epochs: int, batch_size: int, seed: int, device,
+                optimizer: str = "adamw", weight_decay: float = 0.0, schedule: bool = True,
+                label_smoothing: float = 0.0, name: str = "", run=None, resume: bool = False,
+                checkpoint_extra=None) -> dict:
+    """이 레슨의 모든 학습이 쓰는 한 가지 방법. splits = (train_x, train_y, val_x, val_y).
+
+    optimizer: "adamw"(가중치 감쇠를 분리한 Adam) 또는 "sgd"(모멘텀 0.9). schedule=True면 원사이클 학습률.
+    비교 실험(4·5절)은 효과를 섞지 않도록 레이블 스무딩 없이, 탐색과 최종 학습만 LABEL_SMOOTHING을 씁니다.
+    """
+    train_x, train_y, val_x, val_y = splits
+    train = batches(train_x, train_y, batch_size, train=True, seed=seed)
+    val = batches(val_x, val_y, batch_size, train=False)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(train))
+                 if schedule else None)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    return fit(model, train, val, loss_fn, opt, device, epochs, scheduler=scheduler, name=name,
+               run=run, resume=resume, checkpoint_extra=checkpoint_extra)
+
+
+def accuracy_on(model, x, y, device) -> float:
+    """평가 모드(드롭아웃 끔, 배치 정규화는 저장된 통계 사용)에서의 정확도."""
+    return evaluate(model, batches(x, y, 1000, train=False), nn.CrossEntropyLoss(), device)["accuracy"]
+
+
+def compare_activations(splits, args, device, quick: bool) -> dict:
+    """배치 정규화 없이 깊은(은닉 4층) MLP를 SGD로 학습: 활성화 함수만 다르고 초기값·데이터·순서는 같습니다."""
+    cfg = ACTIVATION_DEMO
+    train_x, train_y = take_subset(splits[0], splits[1], 1000 if quick else cfg["train_size"], args.seed)
+    demo_splits = (train_x, train_y, splits[2], splits[3])
+    probe_x, probe_y = normalize(train_x[:256]), train_y[:256]
+    results = {}
+    for name in ACTIVATIONS:
+        torch.manual_seed(args.seed)
+        model = MLP(cfg["hidden"], activation=name, batch_norm=False).to(device)
+        norms = gradient_norms_at_init(model, probe_x.to(device), probe_y.to(device))
+        print(f"  {name}: 초기 그래디언트 노름 (입력 쪽 층 → 출력 쪽 층) "
+              + " → ".join(f"{v:.4f}" for v in norms))
+        history = train_model(model, demo_splits, lr=cfg["lr"], epochs=1 if quick else cfg["epochs"],
+                              batch_size=128, seed=args.seed, device=device, optimizer="sgd",
+                              schedule=False, name=f"{name} ")
+        results[name] = {"history": history, "grad_norms": norms, "val_accuracy": history["val_accuracy"][-1]}
+    return results
+
+
+# 5. 배치 정규화와 규제: 학습/검증 차이 재기 ------------------------------------------
+REGULARIZATION_VARIANTS = {
+    "기본": {"batch_norm": False, "dropout": 0.0, "weight_decay": 0.0},
+    "배치 정규화": {"batch_norm": True, "dropout": 0.0, "weight_decay": 0.0},
+    "드롭아웃 0.5": {"batch_norm": False, "dropout": 0.5, "weight_decay": 0.0},
+    "가중치 감쇠 1.0": {"batch_norm": False, "dropout": 0.0, "weight_decay": 1.0},
+    "셋 모두": {"batch_norm": True, "dropout": 0.5, "weight_decay": 1.0},
+}
+
+
+def compare_regularization(splits, args, device, quick: bool) -> dict:
+    """작은 학습 부분집합(과적합이 잘 보이도록)으로 오래 학습한 뒤, 같은 평가 모드로 학습·검증 정확도를 잽니다.
+
+    차이(gap) = 학습 정확도 - 검증 정확도. 클수록 학습 데이터를 '외웠다'는 뜻입니다.
+    """
+    cfg = REGULARIZATION_DEMO
+    train_x, train_y = take_subset(splits[0], splits[1], 1000 if quick else cfg["train_size"], args.seed)
+    results = {}
+    for name, variant in REGULARIZATION_VARIANTS.items():
+        torch.manual_seed(args.seed)
+        model = MLP(cfg["hidden"], batch_norm=variant["batch_norm"], dropout=variant["dropout"]).to(device)
+        history = train_model(model, (train_x, train_y, splits[2], splits[3]), lr=cfg["lr"],
+                              epochs=2 if quick else cfg["epochs"], batch_size=128, seed=args.seed,
+                              device=device, weight_decay=variant["weight_decay"], schedule=False,
+                              name=f"{name} ")
+        train_acc = accuracy_on(model, train_x, train_y, device)
+        val_acc = history["val_accuracy"][-1]
+        results[name] = {"history": history, "train_accuracy": train_acc, "val_accuracy": val_acc,
+                         "gap": train_acc - val_acc}
+    print(f"\n  {'설정':<14}{'학습 정확도':>10}{'검증 정확도':>10}{'차이':>8}{'최저 검증 손실':>14}{'마지막 검증 손실':>16}")
+    for name, r in results.items():
+        h = r["history"]
+        print(f"  {name:<14}{r['train_accuracy']:>10.4f}{r['val_accuracy']:>10.4f}{r['gap']:>8.4f}"
+              f"{min(h['val_loss']):>14.4f}{h['val_loss'][-1]:>16.4f}")
+    return results
+
+
+def plot_regularization(results: dict, path) -> None:
+    fig, axes = new_figure(ncols=2, size=(6, 4))
+    names = list(results)
+    pos = np.arange(len(names))
+    ax = axes[0, 0]
+    ax.bar(pos - 0.2, [results[n]["train_accuracy"] for n in names], 0.4, label="학습")
+    ax.bar(pos + 0.2, [results[n]["val_accuracy"] for n in names], 0.4, label="검증")
+    for i, n in enumerate(names):
+        ax.annotate(f"차이 {results[n]['gap']:.3f}", (i, results[n]["train_accuracy"]), ha="center",
+                    va="bottom", fontsize=8)
+    low = min(r["val_accuracy"] for r in results.values())
+    ax.set_ylim(max(0.0, low - 0.1), 1.02)
+    ax.set_xticks(pos, names, rotation=20)
+    ax.set_ylabel("정확도 (평가 모드)")
+    ax.set_title("학습/검증 정확도와 그 차이")
+    ax.legend()
+    ax = axes[0, 1]
+    for n in names:
+        h = results[n]["history"]
+        ax.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], label=n)
+    ax.set_xlabel("에폭")
+    ax.set_ylabel("검증 손실")
+    ax.set_title("검증 손실: 다시 올라가면 과적합")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+# 6. 하이퍼파라미터 탐색 (검증 세트로만 고름) -----------------------------------------
+def search_grid(base_lr: float, quick: bool) -> list[dict]:
+    """학습률 × 폭 × 드롭아웃의 격자. --lr 이 학습률 후보의 기준값입니다 (기준값과 그 3배)."""
+    if quick:
+        return [{"lr": base_lr, "width": 128, "dropout": 0.1}, {"lr": 3 * base_lr, "width": 128, "dropout": 0.1}]
+    return [{"lr": lr, "width": w, "dropout": p}
+            for lr, w, p in itertools.product((base_lr, 3 * base_lr), SEARCH_WIDTHS, SEARCH_DROPOUTS)]
+
+
+def config_label(cfg: dict) -> str:
+    return f"학습률 {cfg['lr']:g}, 폭 {cfg['width']}-{cfg['width'] // 2}, 드롭아웃 {cfg['dropout']:g}"
+
+
+def build_model(cfg: dict) -> MLP:
+    return MLP((cfg["width"], cfg["width"] // 2), batch_norm=True, dropout=cfg["dropout"])
+
+
+def hyperparameter_search(splits, args, device, epochs: int) -> list[dict]:
+    """후보마다 같은 짧은 예산으로 학습하고 검증 정확도를 기록합니다. 테스트 세트는 쓰지 않습니다."""
+    results = []
+    for i, cfg in enumerate(search_grid(args.lr, args.quick), 1):
+        torch.manual_seed(args.seed)
+        model = build_model(cfg).to(device)
+        t0 = time.perf_counter()
+        history = train_model(model, splits, lr=cfg["lr"], epochs=epochs, batch_size=args.batch_size,
+                              seed=args.seed, device=device, weight_decay=WEIGHT_DECAY,
+                              label_smoothing=LABEL_SMOOTHING, name=f"탐색 {i} ")
+        results.append({**cfg, "val_accuracy": history["val_accuracy"][-1], "parameters": count_parameters(model),
+                        "seconds": round(time.perf_counter() - t0, 1)})
+    ranked = sorted(results, key=lambda r: -r["val_accuracy"])
+    print(f"\n  {'순위':<4}{'학습률':>8}{'폭':>11}{'드롭아웃':>8}{'파라미터 수':>12}{'검증 정확도':>10}{'시간(초)':>8}")
+    for rank, r in enumerate(ranked, 1):
+        print(f"  {rank:<4}{r['lr']:>8g}{r['width']:>7}-{r['width'] // 2:<4}{r['dropout']:>7g}"
+              f"{r['parameters']:>12,}{r['val_accuracy']:>10.4f}{r['seconds']:>8}")
+    return ranked
+
+
+def plot_search(results: list[dict], path) -> None:
+    """검증 정확도 순서의 가로 막대. 차이가 작으므로 축을 좁혀 보여 줍니다."""
+    fig, axes = new_figure(size=(8, 0.45 * len(results) + 1.5))
+    ax = axes[0, 0]
+    accs = [r["val_accuracy"] for r in results][::-1]
+    colors = ["tab:gray"] * (len(results) - 1) + ["tab:orange"]
+    ax.barh([config_label(r) for r in results][::-1], accs, color=colors)
+    for i, a in enumerate(accs):
+        ax.annotate(f"{a:.4f}", (a, i), va="center", ha="left", fontsize=8)
+    ax.set_xlim(max(0.0, min(accs) - 0.02), max(accs) + 0.015)
+    ax.set_xlabel("검증 정확도 (같은 짧은 예산)")
+    ax.set_title("하이퍼파라미터 탐색 결과 (주황 = 선택)")
+    ax.grid(axis="x", alpha=0.3)
+    save_figure(fig, path)
+
+
+# 7. 선택한 설정으로 최종 학습과 테스트 (테스트는 한 번만) -------------------------------
+def show_mistakes(data, result, path) -> None:
+    wrong = (result["predictions"] != result["targets"]).nonzero().flatten()[:24]
+    titles = [f"정답 {data.classes[result['targets'][i]]}\n예측 {data.classes[result['predictions'][i]]}"
+              for i in wrong]
+    plot_image_grid(data.test_x[wrong], titles, path, title="틀린 예시 (정답 / 예측)", ncols=8)
+
+
+# 8. 내 이미지로 예측하기 (--predict) --------------------------------------------
+def predict(args, run):
+    """전체 학습이 남긴 체크포인트로 학습자가 가져온 옷 사진을 분류합니다."""
+    state = load_checkpoint(run.out.parent / LESSON / "checkpoint.pt", map_location=run.device)
+    model = build_model(state["config"]).to(run.device)
+    model.load_state_dict(state["model"])
+    paths, images = load_user_images(args.predict, size=28, channels=1, dark_background=True)
+    mean, std = state["normalization"]
+    return print_predictions(model, images, paths, state["classes"], run.device,
+                             lambda x: (x.float() / 255.0 - mean) / std)
+
+
+# 실행 순서 ---------------------------------------------------------------------
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "02. 신경망 기초: 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색",
+                    epochs=30, batch_size=256, lr=1e-3)
+    p.add_argument("--search-epochs", type=positive_int, default=4,
+                   help="탐색에서 후보마다 학습할 에폭 수 (기본 4)")
+    p.add_argument("--predict", nargs="+", metavar="IMAGE",
+                   help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
+    return p
+
+
+def run_experiments(data, splits, args, run) -> tuple[dict, list[dict]]:
+    """4~6절: 비교 실험과 탐색. 결과는 숫자(체크포인트·metrics.json에 남길 평범한 값)로 돌려줍니다."""
+    print("\n# 4. 같은 MLP, 다른 활성화 함수 (은닉 4층, 배치 정규화 없음, SGD)")
+    acts = compare_activations(splits, args, run.device, args.quick)
+    plot_learning_curves({n: r["history"] for n, r in acts.items()}, run.path("activation_training.png"),
+                         title="활성화 함수별 학습 곡선 (같은 MLP·초기값·데이터)")
+    best_act = max(acts, key=lambda n: acts[n]["val_accuracy"])
+    ratio = {n: r["grad_norms"][0] / r["grad_norms"][-1] for n, r in acts.items()}
+    print("  → 첫 층 그래디언트 / 마지막 층 그래디언트: "
+          + ", ".join(f"{n} {v:.3f}" for n, v in ratio.items())
+          + f". 검증 정확도가 가장 높은 활성화 함수: {best_act}")
+
+    print("\n# 5. 배치 정규화와 규제 (작은 학습 부분집합으로 과적합을 일부러 키움)")
+    regs = compare_regularization(splits, args, run.device, args.quick)
+    plot_regularization(regs, run.path("regularization.png"))
+    smallest = min(regs, key=lambda n: regs[n]["gap"])
+    print(f"  → 학습/검증 차이가 가장 작은 설정: {smallest} ({regs[smallest]['gap']:.4f}), "
+          f"기본 설정의 차이: {regs['기본']['gap']:.4f}")
+
+    print(f"\n# 6. 하이퍼파라미터 탐색 (검증 세트 {len(splits[3]):,}장으로만 비교)")
+    search_epochs = 1 if args.quick else args.search_epochs
+    search = hyperparameter_search(splits, args, run.device, search_epochs)
+    plot_search(search, run.path("search.png"))
+    print(f"  → 선택: {config_label(search[0])} (검증 정확도 {search[0]['val_accuracy']:.4f})")
+
+    comparisons = {}
+    for n, r in acts.items():
+        comparisons[f"activation_val_accuracy_{n.lower()}"] = round(r["val_accuracy"], 4)
+        comparisons[f"activation_grad_ratio_{n.lower()}"] = round(ratio[n], 4)
+    for key, n in zip(["none", "batchnorm", "dropout", "weight_decay", "all"], regs):
+        comparisons[f"regularization_gap_{key}"] = round(regs[n]["gap"], 4)
+        comparisons[f"regularization_val_accuracy_{key}"] = round(regs[n]["val_accuracy"], 4)
+    comparisons["search_epochs"] = search_epochs
+    return comparisons, search
+
+
+@lesson_main
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.predict:
+        args.quick = False  # 예측은 전체 학습의 체크포인트를 씁니다
+        predict(args, start_run(LESSON, args, argv))
+        return
+    run = start_run(LESSON, args, argv)
+    epochs = 1 if args.quick else args.epochs
+
+    print("\n# 1. 데이터 불러오기와 검증 세트 떼어 내기")
+    data = load_data(args)
+    splits = split_train_val(data.train_x, data.train_y, VAL_FRACTION, args.seed)
+    print(f"  학습 {len(splits[1]):,}장 / 검증 {len(splits[3]):,}장 (검증 세트는 학습 데이터에서 떼어 냄)")
+    plot_image_grid(data.train_x[:16], [data.classes[i] for i in data.train_y[:16]],
+                    run.path("samples.png"), title="Fashion-MNIST 학습 데이터 예시")
+
+    print("\n# 2. MLP 구조와 파라미터 수 (784 → 1024 → 512 → 10, 배치 정규화 포함)")
+    describe_layers(MLP((1024, 512)))
+    print("\n# 3. 활성화 함수와 도함수")
+    plot_activations(run.path("activations.png"))
+    print("  Sigmoid의 도함수는 최대 0.25: 층을 지날 때마다 그래디언트가 1/4 이하로 줄어듭니다.\n"
+          "  ReLU의 도함수는 양수 구간에서 1이라 깊은 층까지 그래디언트가 잘 전달됩니다.")
+
+    previous = load_checkpoint(run.checkpoint_path) if args.resume and run.checkpoint_path.exists() else {}
+    if "search" in previous:
+        print("\n# 4~6. 이어서 학습: 체크포인트에 저장된 비교·탐색 결과를 그대로 씁니다.")
+        comparisons, search = previous["comparisons"], previous["search"]
+    else:
+        comparisons, search = run_experiments(data, splits, args, run)
+    config = {k: search[0][k] for k in ("lr", "width", "dropout")}
+
+    print(f"\n# 7. 최종 학습: {config_label(config)}, {epochs} 에폭")
+    torch.manual_seed(args.seed)
+    model = build_model(config).to(run.device)
+    describe_layers(model)
+    history = train_model(model, splits, lr=config["lr"], epochs=epochs, batch_size=args.batch_size,
+                          seed=args.seed, device=run.device, weight_decay=WEIGHT_DECAY,
+                          label_smoothing=LABEL_SMOOTHING, run=run, resume=args.resume,
+                          checkpoint_extra={"config": config, "classes": data.classes,
+                                            "normalization": [FASHION_MEAN, FASHION_STD],
+                                            "comparisons": comparisons, "search": search})
+    plot_learning_curves({"최종 MLP": history}, run.path("learning_curves.png"), title="최종 MLP 학습 곡선")
+
+    test = evaluate(model, batches(data.test_x, data.test_y, 1000, train=False), nn.CrossEntropyLoss(),
+                    run.device)
+    print(f"  테스트 정확도 (선택한 모델, 한 번만 평가): {test['accuracy']:.4f} ({len(data.test_y):,}장)")
+    cm = confusion_matrix(test["targets"], test["predictions"], len(data.classes))
+    plot_confusion_matrix(cm, data.classes, run.path("confusion_matrix.png"), title="Fashion-MNIST 혼동 행렬")
+    show_mistakes(data, test, run.path("mistakes.png"))
+
+    run.write_metrics(dataset=data.name, data_source=data.source, epochs=epochs,
+                      n_train=len(data.train_y), n_test=len(data.test_y),
+                      metrics={"test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 4),
+                               "val_accuracy": round(history["val_accuracy"][-1], 4),
+                               "chosen_lr": config["lr"], "chosen_width": config["width"],
+                               "chosen_dropout": config["dropout"], "parameters": count_parameters(model),
+                               "search": search, **comparisons})
+    print(f"  그림: {run.out}/*.png, 체크포인트: {run.checkpoint_path}")
+
+
+def download_dataset(root) -> bool:
+    """강사용 미리 내려받기 (download_data.py가 부릅니다)."""
+    return download_mnist_raw(root, "FashionMNIST")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""레슨 02: 파라미터 수, 손으로 유도한 활성화 도함수(autograd 금지 상태) vs autograd,
+--quick 실행(실제/대체 데이터), 탐색이 검증 세트만 쓰는지, --predict, --resume, 잘못된 입력."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import lesson, read_metrics, run_main
+import utils.model_utils as model_utils
+from utils.data_utils import FASHION_CLASSES_KO, fashion_stand_in
+from utils.model_utils import count_parameters
+
+L02 = lesson("02_neural_networks")
+NAME = "02_neural_networks"
+FIGURES = ["activations.png", "samples.png", "activation_training.png", "regularization.png", "search.png",
+           "learning_curves.png", "confusion_matrix.png", "mistakes.png"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """작은 모델은 스레드 하나가 더 빠르고, 다른 작업과 CPU를 나눌 때 스레드 동기화 대기가 없습니다."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_parameter_counts_by_formula():
+    model = L02.MLP((1024, 512))
+    rows = L02.describe_layers(model)
+    assert [r["params"] for r in rows] == [784 * 1024, 2 * 1024, 1024 * 512, 2 * 512, 512 * 10 + 10]
+    assert sum(r["params"] for r in rows) == count_parameters(model) == 1_335_306
+    plain = L02.MLP((256, 128), batch_norm=False, activation="Tanh", dropout=0.2)
+    assert count_parameters(plain) == (784 * 256 + 256) + (256 * 128 + 128) + (128 * 10 + 10)
+    assert plain(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_hand_derivatives_match_autograd(monkeypatch):
+    z = torch.linspace(-6, 6, 241, dtype=torch.float64)
+    z = z[z != 0]  # ReLU는 0에서 미분 불가
+    with monkeypatch.context() as m:  # 손으로 쓴 식이 autograd·라이브러리 활성화를 몰래 쓰지 못하게
+        def forbidden(*a, **k):
+            raise AssertionError("라이브러리 함수 호출 금지")
+        for target in ("sigmoid", "tanh", "relu"):
+            m.setattr(torch, target, forbidden)
+        m.setattr(torch.autograd, "grad", forbidden)
+        m.setattr(torch.Tensor, "backward", forbidden)
+        hand = L02.activation_derivatives(z)
+    for name, layer in L02.ACTIVATIONS.items():
+        x = z.clone().requires_grad_(True)
+        y = layer()(x)
+        (grad,) = torch.autograd.grad(y.sum(), x)
+        value, derivative = hand[name]
+        assert torch.allclose(value, y.detach(), atol=1e-12), name
+        assert torch.allclose(derivative, grad, atol=1e-12), name
+    assert hand["Sigmoid"][1].max() <= 0.25
+
+
+def test_sigmoid_gradient_vanishes_toward_input():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    norms = {}
+    for name in L02.ACTIVATIONS:
+        torch.manual_seed(0)
+        norms[name] = L02.gradient_norms_at_init(L02.MLP((256,) * 4, activation=name, batch_norm=False), x, y)
+    assert norms["Sigmoid"][0] < 0.05 * norms["Sigmoid"][-1]  # 입력 쪽 층은 그래디언트가 20배 넘게 작음
+    assert norms["ReLU"][0] > 0.5 * norms["ReLU"][-1]
+
+
+def test_search_grid_and_normalize():
+    grid = L02.search_grid(1e-3, quick=False)
+    assert len(grid) == 8 and {g["lr"] for g in grid} == {1e-3, 3e-3}
+    assert {g["width"] for g in grid} == set(L02.SEARCH_WIDTHS)
+    x = L02.normalize(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
+    assert torch.allclose(x, torch.full_like(x, -L02.FASHION_MEAN / L02.FASHION_STD))
+
+
+def test_quick_run_on_real_fashion_mnist(real_data_dir, tmp_path, monkeypatch):
+    quick = ["--quick", "--data-dir", str(real_data_dir)]
+    test_x = L02.load_data(L02.build_parser().parse_args(quick)).test_x
+    test_evaluations = []
+    real_evaluate = model_utils.evaluate
+
+    def watched_evaluate(model, batches, *a, **k):
+        test_evaluations.append(torch.equal(batches.x, test_x))
+        return real_evaluate(model, batches, *a, **k)
+
+    monkeypatch.setattr(model_utils, "evaluate", watched_evaluate)  # fit() 안의 검증 평가
+    monkeypatch.setattr(L02, "evaluate", watched_evaluate)          # 레슨이 직접 부르는 평가
+    out = tmp_path / "결과 폴더"
+    assert run_main(L02, [*quick, "--out-dir", str(out), "--require-data"]) == 0
+    m = read_metrics(out, NAME)
+    assert m["data_source"] == "local" and m["dataset"] == "Fashion-MNIST"
+    assert (m["n_train"], m["n_test"], m["epochs"]) == (L02.QUICK_TRAIN, L02.QUICK_TEST, 1)
+    metrics = m["metrics"]
+    assert metrics["test_accuracy"] >= 0.55  # 우연(0.10)보다 훨씬 높아야 함
+    assert len(metrics["search"]) == 2 and metrics["chosen_lr"] == metrics["search"][0]["lr"]
+    for key in ["activation_val_accuracy_relu", "activation_val_accuracy_sigmoid", "activation_val_accuracy_tanh",
+                "regularization_gap_none", "regularization_gap_all"]:
+        assert 0 <= abs(metrics[key]) <= 1
+    # 비교 실험·탐색·학습 곡선은 모두 검증 세트로. 테스트 세트는 선택한 모델로 마지막에 딱 한 번.
+    assert len(test_evaluations) > 10 and test_evaluations.count(True) == 1 and test_evaluations[-1]
+    for fig in FIGURES:
+        assert (out / f"{NAME}-quick" / fig).stat().st_size > 5000, fig
+
+
+def test_quick_run_on_stand_in(empty_data_dir, tmp_path, capsys):
+    out = tmp_path / "결과 폴더"
+    assert run_main(L02, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
+    assert "[주의]" in capsys.readouterr().out
+    m = read_metrics(out, NAME)
+    assert m["data_source"] == "fallback" and m["n_test"] == 300
+    assert m["metrics"]["test_accuracy"] >= 0.5
+
+
+def test_require_data_names_expected_files(empty_data_dir, tmp_path, capsys):
+    code = run_main(L02, ["--quick", "--require-data", "--data-dir", str(empty_data_dir), "--out-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST 데이터를 찾을 수 없습니다" in err and "train-images-idx3-ubyte.gz" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--search-epochs", "0"], "1 이상의 정수"),
+    (["--lr", "abc"], "숫자가 필요합니다"),
+])
+def test_invalid_option_value(argv, message, capsys):
+    assert run_main(L02, argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_interrupt_resume_and_predict_on_stand_in(empty_data_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "결과 폴더"
+    base = ["--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out), "--search-epochs", "1"]
+    real_epoch = model_utils.train_one_epoch
+    calls = {"final": 0}
+
+    def interrupt_second_final_epoch(*args, **kwargs):
+        if kwargs.get("desc", "").startswith("에폭"):  # 최종 학습(이름 없는 fit)만 센다
+            calls["final"] += 1
+            if calls["final"] == 2:
+                raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(model_utils, "train_one_epoch", interrupt_second_final_epoch)
+    assert run_main(L02, [*base, "--epochs", "2"]) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert run_main(L02, [*base, "--epochs", "2", "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "저장된 비교·탐색 결과" in log and "1 에폭 다음부터" in log
+    assert "탐색 1 " not in log  # 이어서 학습할 때는 탐색을 다시 하지 않음
+    m = read_metrics(out, NAME, quick=False)
+    assert m["epochs"] == 2 and "--resume" in m["command"] and len(m["metrics"]["search"]) == 8
+    assert "activation_val_accuracy_relu" in m["metrics"]
+
+    # 대체 데이터의 테스트 이미지를 '밝은 배경에 어두운 옷'으로 저장해 --predict (반전·크기 조절 확인)
+    _, _, test_x, _ = fashion_stand_in(seed=42)
+    photos = tmp_path / "내 옷 사진"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(255 - test_x[i, 0].numpy()).resize((90, 90)).save(photos / f"옷 {i}.png")
+    (photos / "메모.png").write_text("이미지가 아님", encoding="utf-8")
+    assert run_main(L02, [*base, "--predict", str(photos / "옷 0.png"), str(photos / "옷 1.png")]) == 0
+    table = capsys.readouterr().out
+    assert "옷 0.png" in table and "%" in table
+    assert any(name in table for name in FASHION_CLASSES_KO)
+    assert run_main(L02, [*base, "--predict", str(photos / "메모.png")]) == 2
+    assert "이미지로 읽을 수 없는" in capsys.readouterr().err
+    assert run_main(L02, [*base, "--predict", str(photos / "없음.png")]) == 2
+    assert "찾을 수 없습니다" in capsys.readouterr().err
+
+
+def test_predict_without_checkpoint(tmp_path, capsys):
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(img)
+    assert run_main(L02, ["--predict", str(img), "--out-dir", str(tmp_path / "없는 결과")]) == 2
+    assert "체크포인트가 없습니다" in capsys.readouterr().err
