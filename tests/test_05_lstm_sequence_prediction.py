@@ -1,6 +1,8 @@
 """레슨 05 (LSTM 주가 예측) 테스트: 윈도우 정렬, 누수 없는 스케일러, 직접 만든 LSTM 셀, CSV 정리와 오류, 빠른 실행."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,6 +187,13 @@ def test_require_data_and_bad_options(mod, empty_data_dir, tmp_path, capsys):
     assert code == 2 and "005930.KS.csv" in capsys.readouterr().err
     assert run_main(mod, ["--test-start", "내일"]) == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_download_dataset_is_optional(mod, empty_data_dir, real_data_dir, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "yfinance", None)   # yfinance 가 설치되지 않은 컴퓨터
+    assert mod.download_dataset(empty_data_dir) is False
+    assert "pip install yfinance" in capsys.readouterr().out
+    assert mod.download_dataset(real_data_dir) is True                  # 이미 있으면 아무것도 받지 않음
 
 
 # ---------------------------------------------------------------------------
