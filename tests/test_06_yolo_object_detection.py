@@ -14,6 +14,16 @@ m = lesson("06_yolo_object_detection")
 NAME = "06_yolo_object_detection"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """작은 텐서뿐이라 스레드 2개의 이득은 작고, CPU를 다른 작업과 나눌 때는 스레드끼리 기다리느라
+    몇 배 느려집니다 (OpenMP 바쁜 대기). 이 파일 동안만 1개로 두고 되돌립니다."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _raise(*_a, **_k):
     raise AssertionError("직접 구현이 라이브러리 함수를 불렀습니다")
 
@@ -313,9 +323,9 @@ def test_quick_run_real_data_then_inference(real_data_dir, tmp_path, capsys):
     out = tmp_path / "runs"
     assert run_main(m, ["--quick", "--data-dir", str(real_data_dir), "--out-dir", str(out)]) == 0
     rec = read_metrics(out, NAME)
-    assert rec["data_source"] == "local" and rec["n_train"] == 400 and rec["n_test"] == 100
+    assert rec["data_source"] == "local" and rec["n_train"] == 480 and rec["n_test"] == 60
     assert set(rec["metrics"]) >= {"map50", "map50_95", "fps_cpu", "fps_cpu_320"}
-    assert rec["metrics"]["map50"] > 0.02 and rec["metrics"]["fps_cpu"] > 1
+    assert rec["metrics"]["map50"] > 0.03 and rec["metrics"]["fps_cpu"] > 1    # 무작위 탐지기는 약 0
     assert 0 <= rec["metrics"]["map50_95"] <= rec["metrics"]["map50"] <= 1
     run_dir = out / f"{NAME}-quick"
     for fig in FIGURES + ["coco128_ground_truth.png", "coco128_class_statistics.png"]:
@@ -344,7 +354,7 @@ def test_quick_run_fallback(empty_data_dir, tmp_path, capsys):
     out = tmp_path / "runs"
     assert run_main(m, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
     rec = read_metrics(out, NAME)
-    assert rec["data_source"] == "fallback" and rec["metrics"]["map50"] > 0.02
+    assert rec["data_source"] == "fallback" and rec["metrics"]["map50"] > 0.03
     assert "[주의]" in capsys.readouterr().out
     for fig in FIGURES:
         assert (out / f"{NAME}-quick" / fig).is_file()
