@@ -28,8 +28,9 @@
   python 05_lstm_sequence_prediction.py --target price        # 가격을 직접 예측하면 무엇이 잘못되는지 보기
   python 05_lstm_sequence_prediction.py --extra-features      # 거래량 변화·고가-저가 폭도 입력으로
 
-예상 시간 (측정값)
-  CPU 2코어: 기본 실행 약 1분, --quick 약 5초. GPU에서는 더 짧습니다 (작은 모델이라 차이는 크지 않음).
+예상 시간 (측정값, 2코어 Xeon CPU를 다른 작업 여럿과 함께 쓰는 상태: 부하 평균 13~17)
+  기본 실행 24초 (파이썬 시작·import 포함 33초, 최대 메모리 약 0.9 GB), --quick 3초 (import 포함 5초).
+  모델이 작아 GPU로 옮겨도 크게 빨라지지 않습니다. 작은 LSTM은 CPU 스레드 1개가 더 빠릅니다 (cpu_threads 참고).
 
 ※ 이 레슨은 딥러닝 교육용입니다. 결과는 투자 조언이 아닙니다.
 """
