@@ -52,7 +52,7 @@ WEIGHT_DECAY = 1e-4                         # 탐색·최종 학습의 가중치
 ACTIVATION_DEMO = {"hidden": (256, 256, 256, 256), "train_size": 20000, "epochs": 3, "lr": 0.05}
 REGULARIZATION_DEMO = {"hidden": (512, 256), "train_size": 5000, "epochs": 20, "lr": 1e-3}
 SEARCH_WIDTHS = (256, 1024)                 # 첫 은닉층 폭 (둘째 층은 그 절반)
-SEARCH_DROPOUTS = (0.1, 0.3)
+SEARCH_DROPOUTS = (0.2, 0.4)
 
 
 # 1. 데이터: uint8 이미지 → 정규화한 실수 배치 ------------------------------------

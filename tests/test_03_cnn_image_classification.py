@@ -1,0 +1,220 @@
+"""레슨 03: 직접 만든 합성곱·풀링 vs torch, 출력 크기 공식, 증강, --quick(실제/대체 데이터), --predict,
+전이 학습 경로 선택(네트워크 없이), 잘못된 입력."""
+from __future__ import annotations
+
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from conftest import lesson, read_metrics, run_main
+from utils.data_utils import ImageData
+
+L03 = lesson("03_cnn_image_classification")
+NAME = "03_cnn_image_classification"
+FIGURES = ["samples.png", "augmentation.png", "learning_curves.png", "confusion_matrix.png", "mistakes.png",
+           "filters.png", "feature_maps.png", "grad_cam.png", "augmentation_compare.png", "comparisons.png"]
+
+
+def _forbid(name):
+    def raiser(*args, **kwargs):
+        raise AssertionError(f"직접 구현이 {name} 를 부르면 안 됩니다")
+    return raiser
+
+
+# 1. 합성곱·풀링 직접 구현 -------------------------------------------------------------
+@pytest.mark.parametrize("n,k,s,p", [(32, 3, 1, 1), (32, 3, 2, 1), (32, 5, 1, 0), (7, 3, 2, 0), (9, 4, 3, 2)])
+def test_output_size_formula_matches_torch(n, k, s, p):
+    out = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p)
+    assert out.shape[-1] == L03.conv_output_size(n, k, s, p)
+    assert L03.conv_output_size(32, 3, 1, 1) == 32 and L03.conv_output_size(7, 3, 2, 0) == 3
+
+
+@pytest.mark.parametrize("shape,out_ch,kernel,stride,padding", [
+    ((2, 3, 8, 8), 4, (3, 3), 1, 0), ((1, 3, 9, 9), 5, (3, 3), 2, 1), ((3, 1, 7, 10), 2, (2, 3), 1, 2),
+    ((2, 4, 12, 12), 6, (5, 5), 3, 2)])
+def test_conv2d_manual_matches_torch(monkeypatch, shape, out_ch, kernel, stride, padding):
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(shape, generator=g), torch.randn(out_ch, shape[1], *kernel, generator=g)
+    b = torch.randn(out_ch, generator=g)
+    expected = F.conv2d(x, w, b, stride=stride, padding=padding)
+    with monkeypatch.context() as m:
+        m.setattr(torch.nn.functional, "conv2d", _forbid("F.conv2d"))
+        m.setattr(torch, "conv2d", _forbid("torch.conv2d"))
+        got = L03.conv2d_manual(x, w, b, stride=stride, padding=padding)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape,kernel,stride,padding", [
+    ((2, 3, 8, 8), 2, None, 0), ((1, 2, 9, 9), 3, 2, 1), ((2, 3, 7, 11), 3, 1, 1), ((1, 1, 10, 10), 4, 3, 2)])
+def test_pooling_manual_matches_torch(monkeypatch, shape, kernel, stride, padding):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    exp_max = F.max_pool2d(x, kernel, stride, padding)
+    exp_avg = F.avg_pool2d(x, kernel, stride, padding)
+    with monkeypatch.context() as m:
+        for fn in ("max_pool2d", "avg_pool2d"):
+            m.setattr(torch.nn.functional, fn, _forbid(f"F.{fn}"))
+        got_max = L03.max_pool2d_manual(x, kernel, stride, padding)
+        got_avg = L03.avg_pool2d_manual(x, kernel, stride, padding)
+    assert torch.allclose(got_max, exp_max, atol=1e-5) and torch.allclose(got_avg, exp_avg, atol=1e-5)
+
+
+# 2. 데이터 증강과 모델 ----------------------------------------------------------------
+def test_augmentation_keeps_shape_dtype_and_labels():
+    x = torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(20)
+    t = L03.BatchTransform(augment=True, seed=0, channels_last=True)
+    batches = L03.TensorBatches(x, y, 8, shuffle=True, transform=t, seed=0)
+    seen = []
+    for xb, yb in batches:
+        assert xb.dtype == torch.float32 and xb.shape == (len(yb), 3, 32, 32)
+        assert xb.is_contiguous(memory_format=torch.channels_last)
+        seen.append(yb)
+    assert sorted(torch.cat(seen).tolist()) == y.tolist()  # 라벨은 하나도 바뀌거나 빠지지 않음
+
+
+def test_crop_and_flip_move_pixels_but_keep_content():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
+    t = L03.BatchTransform(augment=True, pad=0, seed=0)       # 패딩 0 → 자르기는 항등, 뒤집기만
+    flipped = t.random_flip(x.repeat(8, 1, 1, 1))
+    for img, orig in zip(flipped, x.repeat(8, 1, 1, 1)):
+        assert torch.equal(img, orig) or torch.equal(img, orig.flip(2))
+    crops = L03.BatchTransform(pad=2, seed=0).random_crop(x)
+    assert crops.shape == x.shape
+    # 가운데 28×28은 어떤 이동에서도 원본의 어딘가에 있음: 이동량은 최대 2픽셀
+    for img, orig in zip(crops, x):
+        shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                  if torch.equal(img[:, 2:30, 2:30], orig[:, 2 + dy:30 + dy, 2 + dx:30 + dx])]
+        assert shifts
+
+
+def test_model_shapes_and_summary(capsys):
+    model = L03.CifarCNN((8, 16, 16), n_classes=10)
+    assert model(torch.zeros(3, 3, 32, 32)).shape == (3, 10)
+    rows = L03.layer_summary(model)
+    assert rows[-1]["shape"] == (10,)
+    conv = next(r for r in rows if r["layer"] == "stem.0")
+    assert conv["macs"] == 32 * 32 * 8 * 3 * 9 and conv["params"] == 8 * 3 * 9  # 줄기 채널 수는 최소 8
+    assert "MFLOPs" in capsys.readouterr().out
+
+
+def test_stand_in_data_shapes():
+    tx, ty, vx, vy = L03.pattern_stand_in(20, 5, seed=0)
+    assert tx.shape == (200, 3, 32, 32) and tx.dtype == torch.uint8 and vx.shape == (50, 3, 32, 32)
+    assert torch.bincount(ty).tolist() == [20] * 10 and torch.bincount(vy).tolist() == [5] * 10
+
+
+# 3. --quick 실행 (실제 데이터 / 대체 데이터) ---------------------------------------------
+@pytest.fixture(scope="module")
+def quick_real(real_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("결과 폴더")
+    code = run_main(L03, ["--quick", "--no-download", "--data-dir", str(real_data_dir), "--out-dir", str(out),
+                          "--require-data"])
+    return code, out
+
+
+def test_quick_run_on_real_cifar(quick_real):
+    code, out = quick_real
+    assert code == 0
+    m = read_metrics(out, NAME)
+    assert m["data_source"] == "local" and m["dataset"].startswith("CIFAR-10") and m["epochs"] == 1
+    assert m["n_test"] == 500 and m["n_train"] == 1800
+    assert m["metrics"]["cifar_copy"] in ("official", "jpeg")
+    assert m["metrics"]["transfer_path"] in ("imagenet_resnet18", "cifar5_standin")
+    for key in ("aug_accuracy", "noaug_accuracy", "transfer_accuracy", "scratch_accuracy", "wall_seconds"):
+        assert key in m["metrics"]
+    assert m["metrics"]["test_accuracy"] >= 0.25   # 우연(0.10)보다 분명히 높아야 함
+    for fig in FIGURES:
+        assert (out / f"{NAME}-quick" / fig).stat().st_size > 5000
+
+
+def test_quick_run_on_stand_in(empty_data_dir, tmp_path, capsys):
+    out = tmp_path / "결과"
+    assert run_main(L03, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
+    assert "[주의]" in capsys.readouterr().out
+    m = read_metrics(out, NAME)
+    assert m["data_source"] == "fallback" and m["metrics"]["cifar_copy"] == "fallback" and m["n_test"] == 200
+    assert m["metrics"]["transfer_path"] == "cifar5_standin"
+    assert m["metrics"]["test_accuracy"] >= 0.3
+
+
+# 4. --predict -------------------------------------------------------------------------
+def test_predict_colour_photo_and_greyscale_png(quick_real, tmp_path, capsys):
+    code, out = quick_real
+    assert code == 0
+    rng = np.random.default_rng(0)
+    photo, grey = tmp_path / "사진.jpg", tmp_path / "흑백.png"
+    Image.fromarray(rng.integers(0, 255, (300, 420, 3), dtype=np.uint8)).save(photo)
+    Image.fromarray(rng.integers(0, 255, (50, 40), dtype=np.uint8), mode="L").save(grey)
+    capsys.readouterr()
+    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(photo), str(grey)]) == 0
+    text = capsys.readouterr().out
+    assert "사진.jpg" in text and "흑백.png" in text
+    assert any(name in text for name in L03.CLASSES_KO) and text.count("%") >= 6  # 파일마다 상위 3개
+
+
+def test_predict_bad_inputs(quick_real, tmp_path, capsys):
+    code, out = quick_real
+    missing = tmp_path / "없는파일.jpg"
+    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(missing)]) == 2
+    assert "찾을 수 없습니다" in capsys.readouterr().err
+    not_image = tmp_path / "메모.jpg"
+    not_image.write_text("이미지가 아닙니다", encoding="utf-8")
+    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(not_image)]) == 2
+    err = capsys.readouterr().err
+    assert "이미지로 읽을 수 없는 파일" in err and "Traceback" not in err
+
+
+def test_predict_without_checkpoint(tmp_path, capsys):
+    assert run_main(L03, ["--out-dir", str(tmp_path), "--predict", "아무거나.jpg"]) == 2
+    assert "체크포인트가 없습니다" in capsys.readouterr().err
+
+
+# 5. 전이 학습 경로 (네트워크 호출 없이) -------------------------------------------------
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(urllib.request, "urlopen", _forbid("urlopen"))
+
+
+def test_transfer_path_without_weights(no_network):
+    assert not L03.resnet18_weights_path().exists()
+    assert L03.choose_transfer_path(allow_download=False) == "cifar5_standin"
+
+
+def test_transfer_path_failed_download_falls_back(monkeypatch, no_network):
+    def offline(*args, **kwargs):
+        raise OSError("오프라인")
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert L03.choose_transfer_path(allow_download=True) == "cifar5_standin"
+    assert not L03.resnet18_weights_path().exists()
+
+
+def test_imagenet_path_with_cached_weights(no_network):
+    """캐시에 가중치 파일이 있으면 ResNet-18 경로를 고르고, 미세 조정 vs 처음부터가 돌아갑니다."""
+    from torchvision.models import resnet18
+
+    path = L03.resnet18_weights_path()
+    path.parent.mkdir(parents=True)
+    torch.save(resnet18().state_dict(), path)   # 진짜 ImageNet 가중치 대신 같은 모양의 무작위 가중치
+    assert L03.choose_transfer_path(allow_download=True) == "imagenet_resnet18"
+    tx, ty, vx, vy = L03.pattern_stand_in(3, 2, seed=0)
+    data = ImageData(tx, ty, vx, vy, classes=L03.STAND_IN_CLASSES, source="fallback", name="테스트")
+    args = L03.build_parser().parse_args(["--quick"])
+    result = L03.imagenet_transfer(data, args, torch.device("cpu"), few_per_class=2, epochs=1)
+    assert 0.0 <= result["transfer_accuracy"] <= 1.0 and 0.0 <= result["scratch_accuracy"] <= 1.0
+    assert result["transfer_classes"] == 10
+
+
+# 6. 잘못된 옵션과 없는 데이터 ------------------------------------------------------------
+def test_bad_widths_and_missing_data(empty_data_dir, tmp_path, capsys):
+    assert run_main(L03, ["--quick", "--widths", "64,abc", "--out-dir", str(tmp_path)]) == 2
+    assert "--widths 는 쉼표로 구분한 양의 정수 3개" in capsys.readouterr().err
+    assert run_main(L03, ["--quick", "--require-data", "--data-dir", str(empty_data_dir),
+                          "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "CIFAR-10 데이터를 찾을 수 없습니다" in err and "cifar-10-batches-py" in err and "Traceback" not in err
