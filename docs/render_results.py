@@ -2,6 +2,8 @@
 
     python docs/render_results.py          # RESULTS.md 다시 쓰기
     python docs/render_results.py --check  # 파일이 최신인지 확인만 (테스트용)
+    python docs/render_results.py --publish 03_cnn_image_classification
+        # runs/<레슨>/ 의 metrics.json 과 그림을 docs/results, docs/figures/<레슨>/ 로 옮긴 뒤 다시 쓰기
 
 숫자는 JSON에만 있고, 표는 언제나 그 JSON에서 만들어지므로 서로 어긋날 수 없습니다.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +19,9 @@ DOCS = Path(__file__).resolve().parent
 RESULTS_DIR = DOCS / "results"
 OUTPUT = DOCS / "RESULTS.md"
 README = DOCS.parent / "README.md"
+FIGURES_DIR = DOCS / "figures"
+RUNS_DIR = DOCS.parent / "runs"
+FIGURE_SUFFIXES = (".png", ".gif")
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 LESSONS = ["01_pytorch_basics", "02_neural_networks", "03_cnn_image_classification",
            "04_rnn_text_classification", "05_lstm_sequence_prediction", "06_yolo_object_detection",
@@ -82,8 +88,28 @@ def render() -> str:
         metrics = ", ".join(f"`{k}`={fmt(v)}" for k, v in r["metrics"].items() if not isinstance(v, (list, dict)))
         details.append(f"- **{r['lesson']}** (에폭 {r['epochs']}, 학습 {r['n_train']:,} / 테스트 {r['n_test']:,}, "
                        f"seed {r['seed']}, torch {r['versions']['torch']}): {metrics}")
-    lines += ["", "## 레슨별 전체 지표", "", *details, ""]
+    lines += ["", "## 레슨별 전체 지표", "", *details, "", "## 그림", ""]
+    for lesson in LESSONS:
+        figures = sorted(p for p in (FIGURES_DIR / lesson).glob("*") if p.suffix in FIGURE_SUFFIXES)
+        if figures:
+            lines += [f"### {lesson}", "", *(f"![{p.stem}](figures/{lesson}/{p.name})" for p in figures), ""]
     return "\n".join(lines)
+
+
+def publish(lesson: str) -> None:
+    """보고할 실행(runs/<레슨>/)의 metrics.json 과 그림을 docs/ 로 복사합니다. 예전 그림은 지웁니다."""
+    run_dir = RUNS_DIR / lesson
+    metrics = run_dir / "metrics.json"
+    if lesson not in LESSONS or not metrics.is_file():
+        raise SystemExit(f"[오류] {metrics} 가 없습니다. 먼저 python {lesson}.py 를 (전체 데이터로) 실행하세요.")
+    shutil.copyfile(metrics, RESULTS_DIR / f"{lesson}.json")
+    target = FIGURES_DIR / lesson
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for figure in sorted(run_dir.glob("*")):
+        if figure.suffix in FIGURE_SUFFIXES and figure.is_file():
+            shutil.copyfile(figure, target / figure.name)
+    print(f"옮겼습니다: {metrics} → {RESULTS_DIR / f'{lesson}.json'}, 그림 → {target}")
 
 
 def load_records() -> dict:
@@ -117,7 +143,11 @@ def updated_readme() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="docs/RESULTS.md 만들기")
     p.add_argument("--check", action="store_true", help="다시 쓰지 않고 최신인지 확인")
+    p.add_argument("--publish", nargs="+", metavar="LESSON", default=[],
+                   help="runs/<레슨>/ 의 결과를 docs/ 로 옮긴 뒤 다시 쓰기")
     args = p.parse_args(argv)
+    for lesson in args.publish:
+        publish(lesson)
     outputs = {OUTPUT: render(), README: updated_readme()}
     if args.check:
         stale = [p.name for p, text in outputs.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
