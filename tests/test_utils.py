@@ -145,25 +145,43 @@ def test_fit_learns_and_evaluate_reports_predictions(tmp_path):
     assert len(result["predictions"]) == len(y)
 
 
+class InterruptAfter:
+    """에폭 n번을 돈 뒤 Ctrl+C(KeyboardInterrupt)를 흉내 내는 배치 반복기."""
+
+    def __init__(self, batches, epochs: int):
+        self.batches, self.left = batches, epochs
+
+    def __iter__(self):  # 생성기: 본문은 첫 배치를 꺼낼 때 실행됩니다
+        if self.left == 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        yield from self.batches
+
+
 def test_resume_continues_from_saved_epoch(tmp_path, capsys):
     x, y = toy_problem()
     loss_fn = nn.CrossEntropyLoss()
 
-    def train(argv, epochs):
+    def train(argv, epochs, batches):
         args, run = toy_run(tmp_path, argv)
         torch.manual_seed(0)
         model = nn.Linear(2, 2)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        history = mu.fit(model, du.TensorBatches(x, y, 32), None, loss_fn, opt, run.device, epochs,
-                         run=run, resume=args.resume)
+        history = mu.fit(model, batches, None, loss_fn, opt, run.device, epochs, run=run, resume=args.resume)
         return run, history
 
-    run, first = train([], 2)
+    _, straight = train(["--out-dir", str(tmp_path / "한 번에")], 4, du.TensorBatches(x, y, 32))
+    with pytest.raises(KeyboardInterrupt):
+        train([], 4, InterruptAfter(du.TensorBatches(x, y, 32), 2))
+    _, run = toy_run(tmp_path, [])
     assert mu.load_checkpoint(run.checkpoint_path)["epoch"] == 2
-    run, resumed = train(["--resume"], 4)
+    run, resumed = train(["--resume"], 4, du.TensorBatches(x, y, 32))
     assert "2 에폭 다음부터" in capsys.readouterr().out
-    assert len(resumed["train_loss"]) == 4 and resumed["train_loss"][:2] == first["train_loss"]
+    # 중단 후 이어 한 학습은 한 번에 끝낸 학습과 같은 손실 곡선을 그립니다
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-6)
     assert run.previous_seconds > 0  # 재개한 실행도 앞선 시간을 합산
+    with pytest.raises(mu.CourseError, match="--epochs 4"):
+        train(["--resume"], 6, du.TensorBatches(x, y, 32))
 
 
 def test_write_metrics_schema(tmp_path):
