@@ -369,9 +369,11 @@ def run_experiments(data, splits, args, run) -> tuple[dict, list[dict]]:
                          title="활성화 함수별 학습 곡선 (같은 MLP·초기값·데이터)")
     best_act = max(acts, key=lambda n: acts[n]["val_accuracy"])
     ratio = {n: r["grad_norms"][0] / r["grad_norms"][-1] for n, r in acts.items()}
-    print("  → 첫 층 그래디언트 / 마지막 층 그래디언트: "
-          + ", ".join(f"{n} {v:.3f}" for n, v in ratio.items())
-          + f". 검증 정확도가 가장 높은 활성화 함수: {best_act}")
+    print(f"\n  {'활성화 함수':<10}{'검증 정확도':>10}{'첫 층/마지막 층 그래디언트':>24}")
+    for n, r in acts.items():
+        print(f"  {n:<10}{r['val_accuracy']:>10.4f}{ratio[n]:>24.3f}")
+    print(f"  → 검증 정확도가 가장 높은 활성화 함수: {best_act}. 비율이 1보다 훨씬 작으면 입력 쪽 층까지 "
+          "그래디언트가 거의 오지 않아(소실) 그 층들이 느리게 배웁니다.")
 
     print("\n# 5. 배치 정규화와 규제 (작은 학습 부분집합으로 과적합을 일부러 키움)")
     regs = compare_regularization(splits, args, run.device, args.quick)

@@ -168,6 +168,15 @@ def test_interrupt_resume_and_predict_on_stand_in(empty_data_dir, tmp_path, caps
     table = capsys.readouterr().out
     assert "옷 0.png" in table and "%" in table
     assert any(name in table for name in FASHION_CLASSES_KO)
+    # 폴더도 받음: 같은 옷을 '어두운 배경'과 '밝은 배경'으로 저장하면 반전 후 같은 입력 → 같은 예측 표
+    closet = tmp_path / "옷장"
+    closet.mkdir()
+    Image.fromarray(test_x[5, 0].numpy()).save(closet / "a 어두운 배경.png")
+    Image.fromarray(255 - test_x[5, 0].numpy()).save(closet / "b 밝은 배경.png")
+    assert run_main(L02, [*base, "--predict", str(closet)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "배경.png" in line]
+    assert len(rows) == 2 and rows[0].split(".png")[1].strip() == rows[1].split(".png")[1].strip()
+    assert any(name in rows[0] for name in FASHION_CLASSES_KO)
     assert run_main(L02, [*base, "--predict", str(photos / "메모.png")]) == 2
     assert "이미지로 읽을 수 없는" in capsys.readouterr().err
     assert run_main(L02, [*base, "--predict", str(photos / "없음.png")]) == 2
