@@ -44,7 +44,7 @@ from torch import nn
 
 from utils.data_utils import collect_image_paths, locate_dataset, read_image, resolve_data_dir
 from utils.model_utils import (CourseError, count_parameters, lesson_main, load_checkpoint, make_parser,
-                               save_checkpoint, start_run)
+                               positive_int, save_checkpoint, start_run)
 
 LESSON = "06_yolo_object_detection"
 IMG_SIZE = 128          # 생성 데이터와 탐지기의 입력 크기
@@ -63,6 +63,7 @@ COCO_KO = ["사람", "자전거", "자동차", "오토바이", "비행기", "버
            "토스터", "싱크대", "냉장고", "책", "시계", "꽃병", "가위", "곰 인형", "헤어드라이어", "칫솔"]
 COCO128_URL = "https://github.com/ultralytics/assets/releases/download/v0.0.0/coco128.zip"
 PRETRAINED_NAME = "ssdlite320_mobilenet_v3_large"
+BOX_LOSS_WEIGHT = 5.0   # 상자 손실의 가중치: 1-IoU 는 0~1 로 작아서 객체성·클래스 손실과 균형을 맞춥니다
 
 
 # ---------------------------------------------------------------------------
@@ -554,7 +555,7 @@ def detection_loss(raw: torch.Tensor, cls_target: torch.Tensor, box_target: torc
     box_loss = (1 - iou).sum() / n_pos
     obj_loss = F.binary_cross_entropy_with_logits(obj_logit, obj_target, reduction="sum") / n_pos
     cls_loss = F.cross_entropy(cls_logits[pos], cls_target[pos], reduction="sum") / n_pos
-    total = 5.0 * box_loss + obj_loss + cls_loss
+    total = BOX_LOSS_WEIGHT * box_loss + obj_loss + cls_loss
     return {"total": total, "box": box_loss.detach(), "obj": obj_loss.detach(), "cls": cls_loss.detach()}
 
 
@@ -1003,9 +1004,9 @@ def build_parser():
     p.add_argument("--image", nargs="+", metavar="FILE|FOLDER", help="학습된 탐지기로 사진(들) 탐지")
     p.add_argument("--video", metavar="FILE", help="영상 파일 탐지 (상자와 FPS를 그린 영상 저장 또는 창)")
     p.add_argument("--camera", type=int, metavar="N", help="웹캠 번호 (보통 0). GUI 있는 OpenCV면 창을 띄움")
-    p.add_argument("--max-frames", type=int, default=None, help="영상·웹캠에서 처리할 최대 프레임 수")
-    p.add_argument("--n-train", type=int, default=6000, help="생성 학습 이미지 수 (기본 6000)")
-    p.add_argument("--n-test", type=int, default=600, help="생성 시험 이미지 수 (기본 600, 다른 시드)")
+    p.add_argument("--max-frames", type=positive_int, default=None, help="영상·웹캠에서 처리할 최대 프레임 수")
+    p.add_argument("--n-train", type=positive_int, default=6000, help="생성 학습 이미지 수 (기본 6000)")
+    p.add_argument("--n-test", type=positive_int, default=600, help="생성 시험 이미지 수 (기본 600, 다른 시드)")
     return p
 
 
@@ -1049,8 +1050,10 @@ def coco_section(args, run) -> tuple[str, dict]:
 @lesson_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.video is not None and args.camera is not None:
-        raise CourseError("--video 와 --camera 는 함께 쓸 수 없습니다. 하나만 고르세요.")
+    modes = [name for name, value in [("--image", args.image), ("--video", args.video), ("--camera", args.camera)]
+             if value is not None]
+    if len(modes) > 1:
+        raise CourseError(f"{' 와 '.join(modes)} 는 함께 쓸 수 없습니다. 하나만 고르세요.")
     run = start_run(LESSON, args, argv)
     if args.image:
         return predict_images(args.image, run)
@@ -1080,6 +1083,8 @@ def main(argv=None):
     model = TinyYOLO().to(run.device)
     print(f"TinyYOLO: 파라미터 {count_parameters(model):,}개, 격자 {IMG_SIZE // STRIDE}×{IMG_SIZE // STRIDE} "
           f"(스트라이드 {STRIDE}), 에폭 {epochs}")
+    print(f"손실 = {BOX_LOSS_WEIGHT:g} × 상자(1 − IoU, 물체를 맡은 칸만) + 객체성(BCE, 모든 칸; 목표는 예측 상자의 IoU)"
+          " + 클래스(교차 엔트로피, 물체를 맡은 칸만)")
     history = train_detector(model, train, val, args, run)
     plot_training(history, run.path("training_curves.png"))
 

@@ -185,6 +185,63 @@ def test_map_matches_pycocotools(real_data_dir, no_library, seed):
     assert mine["map50"] == pytest.approx(stats[1], abs=1e-3)
 
 
+def _cocoeval_from_dicts(images: list[dict], gts: list[dict], dets: list[dict]):
+    """메모리의 정답·예측으로 COCO 공식 평가. loadRes 는 빈 예측 목록을 받지 못하므로 COCO 객체를 직접 만듭니다."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def build(anns):
+        coco = COCO()
+        coco.dataset = {"images": images, "categories": [{"id": c} for c in (1, 2, 3)], "annotations": [
+            {"id": k + 1, "area": a["bbox"][2] * a["bbox"][3], "iscrowd": 0, **a} for k, a in enumerate(anns)]}
+        coco.createIndex()
+        return coco
+
+    ev = COCOeval(build(gts), build(dets), "bbox")
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return ev.stats
+
+
+EDGE_IMAGES = [{"id": i, "width": 100, "height": 100} for i in (1, 2, 3, 4)]
+EDGE_GT = [  # xywh. 이미지 2: 정답 없음. 클래스 3: 군중 상자뿐 (평균에서 빠짐)
+    {"image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 30]},
+    {"image_id": 1, "category_id": 1, "bbox": [50, 50, 40, 40], "iscrowd": 1},
+    {"image_id": 1, "category_id": 2, "bbox": [60, 10, 20, 20]},
+    {"image_id": 3, "category_id": 1, "bbox": [5, 5, 50, 50]},
+    {"image_id": 3, "category_id": 3, "bbox": [0, 0, 100, 100], "iscrowd": 1},
+    {"image_id": 4, "category_id": 2, "bbox": [20, 20, 30, 30]},
+]
+EDGE_DETS = [  # 이미지 1의 클래스 2: 예측 없음
+    {"image_id": 1, "category_id": 1, "bbox": [11, 12, 29, 27], "score": 0.9},
+    {"image_id": 1, "category_id": 1, "bbox": [55, 55, 10, 10], "score": 0.8},   # 군중 안: 무시
+    {"image_id": 1, "category_id": 1, "bbox": [70, 60, 15, 20], "score": 0.7},   # 군중 안: 무시
+    {"image_id": 2, "category_id": 1, "bbox": [30, 30, 20, 20], "score": 0.95},  # 정답 없는 이미지: FP
+    {"image_id": 2, "category_id": 2, "bbox": [0, 0, 20, 20], "score": 0.3},
+    {"image_id": 3, "category_id": 1, "bbox": [8, 3, 45, 55], "score": 0.6},
+    {"image_id": 3, "category_id": 1, "bbox": [9, 6, 40, 52], "score": 0.4},     # 중복: FP
+    {"image_id": 3, "category_id": 3, "bbox": [10, 10, 30, 30], "score": 0.5},   # 군중뿐인 클래스
+    {"image_id": 4, "category_id": 2, "bbox": [22, 21, 27, 31], "score": 0.2},   # FP보다 낮은 점수의 TP
+]
+
+
+@pytest.mark.parametrize("case", ["mixed", "no_predictions", "no_ground_truth"])
+def test_map_edge_cases_match_pycocotools(no_library, case):
+    gts = [] if case == "no_ground_truth" else EDGE_GT
+    dets = [] if case == "no_predictions" else EDGE_DETS
+    preds, targets = _to_lesson_format({"images": EDGE_IMAGES, "annotations": gts}, dets)
+    mine = m.mean_average_precision(preds, targets)
+    no_library.undo()
+    stats = _cocoeval_from_dicts(EDGE_IMAGES, gts, dets)
+    assert mine["map50_95"] == pytest.approx(stats[0], abs=1e-3)
+    assert mine["map50"] == pytest.approx(stats[1], abs=1e-3)
+    expected = {"mixed": (0.0, 1.0), "no_predictions": (0.0, 0.0), "no_ground_truth": (-1.0, -1.0)}[case]
+    assert expected[0] <= stats[1] <= expected[1]
+    if case == "mixed":
+        assert 0.2 < stats[1] < 0.9 and set(mine["ap_per_class"]) == {1, 2}    # 군중뿐인 클래스 3은 제외
+
+
 def test_map_edge_cases(no_library):
     gt = [{"boxes": torch.tensor([[0.0, 0, 10, 10], [20, 20, 60, 60]]), "labels": torch.tensor([0, 0]),
            "iscrowd": torch.tensor([0, 1])}]
@@ -370,10 +427,17 @@ def test_require_data_missing(empty_data_dir, tmp_path, capsys):
     (["--video", "없는영상.mp4"], "영상 파일을 찾을 수 없습니다"),
     (["--camera", "57"], "카메라 57번을(를) 열 수 없습니다"),
     (["--video", "a.mp4", "--camera", "0"], "함께 쓸 수 없습니다"),
+    (["--image", "a.jpg", "--video", "a.mp4"], "함께 쓸 수 없습니다"),
+    (["--n-test", "0"], "1 이상의 정수"),
+    (["--video", "{tmp}/망가진 영상.mp4"], "열 수 없습니다"),
+    (["--image", "{tmp}"], "폴더에 이미지 파일이 없습니다"),
 ])
 def test_bad_inputs(tmp_path, capsys, argv, message):
+    (tmp_path / "망가진 영상.mp4").write_text("영상이 아님", encoding="utf-8")    # 있지만 읽을 수 없는 파일
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert run_main(m, ["--out-dir", str(tmp_path), *argv]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 def test_non_image_and_missing_checkpoint(tmp_path, capsys):
