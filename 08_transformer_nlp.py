@@ -32,6 +32,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import gzip
 import itertools
 import math
@@ -50,7 +51,7 @@ from torch import nn
 
 from utils.data_utils import fetch_verified, locate_dataset, resolve_data_dir
 from utils.model_utils import (CourseError, choose_device, count_parameters, evaluate, lesson_main,
-                               load_checkpoint, make_parser, positive_float, positive_int, save_checkpoint,
+                               load_checkpoint, make_parser, positive_int, save_checkpoint,
                                set_seed, start_run, train_one_epoch)
 from utils.visualization import new_figure, save_figure
 
@@ -336,6 +337,24 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     return pe
 
 
+def shift_rotation(d_model: int, k: int) -> torch.Tensor:
+    """위치를 k칸 옮기는 선형 변환 R(k): (sin, cos) 쌍마다 각도 ω_i·k 의 2×2 회전. 행 벡터 기준 PE[pos+k] = PE[pos] @ R(k)."""
+    angle = k * torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    c, s = torch.cos(angle), torch.sin(angle)
+    return torch.block_diag(*[torch.stack([torch.stack([ci, -si]), torch.stack([si, ci])]) for ci, si in zip(c, s)])
+
+
+def explain_positional_encoding(d_model: int, k: int = 3) -> float:
+    """상대 위치가 선형이라는 것을 숫자로 보여 줍니다. 돌려주는 값: PE[pos+k]와 PE[pos] @ R(k)의 최대 오차."""
+    pe = sinusoidal_encoding(60, d_model)
+    error = (pe[:-k] @ shift_rotation(d_model, k) - pe[k:]).abs().max().item()
+    print(f"  PE[pos+{k}] = PE[pos] @ R({k}) (R은 pos와 무관한 회전 행렬): 위치 0~{59 - k} 에서 최대 오차 {error:.1e}\n"
+          f"  → 모델은 '{k}칸 뒤' 같은 상대 위치를 선형 변환 하나로 배울 수 있습니다.\n"
+          f"  내적은 거리에만 달려 있음: PE[10]·PE[14] = {pe[10] @ pe[14]:.3f}, PE[40]·PE[44] = {pe[40] @ pe[44]:.3f}, "
+          f"PE[10]·PE[30] = {pe[10] @ pe[30]:.3f}")
+    return error
+
+
 class PositionalEncoding(nn.Module):
     """고정된 사인 인코딩(기본) 또는 --learned-pos 의 학습되는 위치 임베딩."""
 
@@ -492,8 +511,9 @@ def _next_log_probs(model, ys, memory, src_mask):
     return torch.log_softmax(model.logits(model.decode(ys, memory, src_mask)[:, -1]).float(), dim=-1)
 
 
-def _max_steps(src) -> int:
-    return int((src != PAD).sum(1).max()) * 3 // 2 + 10
+def _max_steps(model, src) -> int:
+    """번역 길이 상한: 원문의 1.5배 + 10, 단 위치 인코딩 표(max_len)를 넘지 않게 (긴 입력에서도 오류 없이 끝남)."""
+    return min(int((src != PAD).sum(1).max()) * 3 // 2 + 10, model.config.max_len)
 
 
 @torch.no_grad()
@@ -503,7 +523,7 @@ def greedy_decode(model, src) -> list[list[int]]:
     memory, src_mask = model.encode(src)
     ys = torch.full((src.size(0), 1), BOS, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-    for _ in range(_max_steps(src)):
+    for _ in range(_max_steps(model, src)):
         nxt = _next_log_probs(model, ys, memory, src_mask).argmax(-1)
         nxt = nxt.masked_fill(done, PAD)
         ys = torch.cat([ys, nxt[:, None]], dim=1)
@@ -533,7 +553,7 @@ def beam_search(model, src, beam: int = 5, alpha: float = 0.6) -> list[list[int]
     scores[:, 0] = 0.0  # 처음에는 후보가 하나뿐 (같은 후보가 K번 뽑히지 않게)
     done = torch.zeros(b * k, dtype=torch.bool, device=src.device)
     lengths = torch.zeros(b * k, device=src.device)
-    for _ in range(_max_steps(src)):
+    for _ in range(_max_steps(model, src)):
         logp = _next_log_probs(model, ys, memory, src_mask)
         logp[done] = float("-inf")
         logp[done, PAD] = 0.0
@@ -776,6 +796,17 @@ def translate_mode(args) -> None:
 # ---------------------------------------------------------------------------
 # 10. 실행
 # ---------------------------------------------------------------------------
+def fraction(text: str) -> float:
+    """드롭아웃·레이블 스무딩·가중치 감쇠·워밍업 비율: 0 이상 1 미만 (범위 밖이면 학습 도중이 아니라 시작할 때 한국어로 알림)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"숫자가 필요합니다 (받은 값: {text!r})") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"0 이상 1 미만이어야 합니다 (받은 값: {text!r})")
+    return value
+
+
 def build_parser():
     p = make_parser(f"{LESSON}.py", "Transformer 번역 (Multi30k 독일어 → 영어)", epochs=10, batch_size=2500, lr=1e-3)
     p.add_argument("--vocab-size", type=positive_int, default=8000, help="공유 BPE 어휘 크기 (기본 8000)")
@@ -783,10 +814,10 @@ def build_parser():
     p.add_argument("--heads", type=positive_int, default=4, help="어텐션 헤드 수 (기본 4)")
     p.add_argument("--layers", type=positive_int, default=3, help="인코더·디코더 층 수 (기본 3+3)")
     p.add_argument("--d-ff", type=positive_int, default=1024, help="피드포워드 너비 (기본 1024)")
-    p.add_argument("--dropout", type=float, default=0.1, help="드롭아웃 비율 (기본 0.1)")
-    p.add_argument("--label-smoothing", type=float, default=0.1, help="레이블 스무딩 ε (기본 0.1)")
-    p.add_argument("--weight-decay", type=float, default=0.01, help="가중치 감쇠 (기본 0.01)")
-    p.add_argument("--warmup", type=float, default=0.05, help="워밍업 비율 (전체 갱신 단계 중, 기본 0.05)")
+    p.add_argument("--dropout", type=fraction, default=0.1, help="드롭아웃 비율 (기본 0.1)")
+    p.add_argument("--label-smoothing", type=fraction, default=0.1, help="레이블 스무딩 ε (기본 0.1)")
+    p.add_argument("--weight-decay", type=fraction, default=0.01, help="가중치 감쇠 (기본 0.01)")
+    p.add_argument("--warmup", type=fraction, default=0.05, help="워밍업 비율 (전체 갱신 단계 중, 기본 0.05)")
     p.add_argument("--average", type=positive_int, default=3, help="가중치를 평균할 마지막 에폭 수 (기본 3)")
     p.add_argument("--learned-pos", action="store_true", help="사인 인코딩 대신 학습되는 위치 임베딩")
     p.add_argument("--post-norm", action="store_true", help="프리-노름 대신 원 논문의 포스트-노름")
@@ -818,9 +849,20 @@ def choose_threads(requested: int | None) -> int:
     return threads
 
 
+def parse_args(argv):
+    """옵션끼리의 조건도 학습을 시작하기 전에 확인합니다 (한참 뒤 트레이스백으로 멈추지 않게)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.d_model % args.heads:
+        parser.error(f"--d-model({args.d_model})은 --heads({args.heads})로 나누어떨어져야 합니다.")
+    if args.d_model % 2 and not args.learned_pos:
+        parser.error(f"사인 위치 인코딩은 (sin, cos) 쌍을 쓰므로 --d-model 이 짝수여야 합니다 (받은 값: {args.d_model}).")
+    return args
+
+
 @lesson_main
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.translate is not None or args.translate_file is not None:
         return translate_mode(args)
     run = start_run(LESSON, args, argv)
@@ -844,7 +886,7 @@ def train_and_evaluate(args, run) -> int:
     vocab_size = min(args.vocab_size, 1000) if args.quick or corpus.source == "fallback" else args.vocab_size
     tokenizer = train_tokenizer([s for pair in corpus.train for s in pair], vocab_size)
     print(f"\n[2] 공유 BPE 어휘 사전: {tokenizer.get_vocab_size():,}개 (특수 토큰 {' '.join(SPECIALS)})")
-    for text in corpus.train[0]:
+    for text in [t for pair in corpus.train[:2] for t in pair]:
         print(f"  {text}\n   → {' '.join(tokenizer.encode(text).tokens)}")
     max_len = 128
     train_src, train_tgt = encode_pairs(tokenizer, corpus.train, max_len)
@@ -858,6 +900,7 @@ def train_and_evaluate(args, run) -> int:
                          learned_pos=args.learned_pos, post_norm=args.post_norm)
     plot_positional_encoding(run.path("positional_encoding.png"), config.d_model)
     print(f"\n[3] 위치 인코딩 그림: {run.path('positional_encoding.png')}")
+    explain_positional_encoding(config.d_model)
 
     # 4) 모델
     model = Seq2SeqTransformer(config).to(run.device)

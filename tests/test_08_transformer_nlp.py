@@ -45,15 +45,16 @@ def _masks(b=3, h=2, t=5, s=6):
 # ---------------------------------------------------------------------------
 # 어텐션
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("use_mask", ["none", "padding", "causal"])
+@pytest.mark.parametrize("use_mask", ["none", "padding", "causal", "padding_causal"])
 def test_attention_matches_sdpa(no_torch_attention, use_mask):
     torch.manual_seed(0)
     pad, causal = _masks()
-    t = 6 if use_mask == "causal" else 5
+    t = 6 if "causal" in use_mask else 5
     q = torch.randn(3, 2, t, 8, dtype=torch.float64, requires_grad=True)
     k = torch.randn(3, 2, 6, 8, dtype=torch.float64, requires_grad=True)
     v = torch.randn(3, 2, 6, 8, dtype=torch.float64, requires_grad=True)
-    mask = {"none": None, "padding": pad, "causal": L.causal_mask(6)}[use_mask]
+    mask = {"none": None, "padding": pad, "causal": L.causal_mask(6),
+            "padding_causal": pad & L.causal_mask(6)}[use_mask]
     out, weights = L.scaled_dot_product_attention(q, k, v, mask)
     grads = torch.autograd.grad(out.square().sum(), (q, k, v))
     no_torch_attention.undo()
@@ -63,8 +64,10 @@ def test_attention_matches_sdpa(no_torch_attention, use_mask):
     for g, rg in zip(grads, ref_grads):
         torch.testing.assert_close(g, rg, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights.sum(-1)))
-    if use_mask == "padding":  # 패딩 키에는 가중치가 정확히 0
+    if "padding" in use_mask:  # 패딩 키에는 가중치가 정확히 0
         assert weights[2, :, :, 2:].abs().max() == 0
+    if "causal" in use_mask:  # 미래 키에도 정확히 0
+        assert weights.triu(1).abs().max() == 0
 
 
 def _copy_to_torch_mha(mine: L.MultiHeadAttention, d: int, heads: int) -> nn.MultiheadAttention:
@@ -91,19 +94,21 @@ def test_multi_head_attention_matches_torch(no_torch_attention, kind):
     else:
         key, mask, torch_kwargs = x, L.causal_mask(6), {"attn_mask": ~L.causal_mask(6)}
     out = mine(x, key, key, mask, need_weights=True)
-    grads = torch.autograd.grad(out.square().sum(), (x, mem, mine.q_proj.weight, mine.v_proj.weight),
-                                allow_unused=True)
+    params = (mine.q_proj.weight, mine.k_proj.weight, mine.v_proj.weight, mine.out_proj.weight)
+    grads = torch.autograd.grad(out.square().sum(), (x, mem, *params), allow_unused=True)
     weights = mine.last_weights
     no_torch_attention.undo()
     ref_out, ref_weights = ref(x, key, key, need_weights=True, average_attn_weights=False, **torch_kwargs)
-    ref_grads = torch.autograd.grad(ref_out.square().sum(), (x, mem, ref.in_proj_weight), allow_unused=True)
+    ref_grads = torch.autograd.grad(ref_out.square().sum(), (x, mem, ref.in_proj_weight, ref.out_proj.weight),
+                                    allow_unused=True)
     torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(weights, ref_weights, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(grads[0], ref_grads[0], atol=1e-5, rtol=1e-5)
     if kind == "cross_padding":
         torch.testing.assert_close(grads[1], ref_grads[1], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(grads[2], ref_grads[2][:d], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(grads[3], ref_grads[2][2 * d:], atol=1e-5, rtol=1e-5)
+    for i, in_proj_rows in enumerate(ref_grads[2].split(d)):  # in_proj_weight = [W_q; W_k; W_v]
+        torch.testing.assert_close(grads[2 + i], in_proj_rows, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(grads[5], ref_grads[3], atol=1e-5, rtol=1e-5)
     # 모델 안에서 쓰는 fused 경로(F.scaled_dot_product_attention)도 같은 값
     mine.fused = True
     torch.testing.assert_close(mine(x, key, key, mask), out, atol=1e-5, rtol=1e-5)
@@ -142,6 +147,8 @@ def test_positional_encoding_values():
     for i, a in enumerate(w):
         rot[2 * i:2 * i + 2, 2 * i:2 * i + 2] = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
     torch.testing.assert_close(pe[:40] @ rot, pe[3:43], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(L.shift_rotation(8, 3), rot)  # 레슨이 출력하는 설명도 같은 회전을 씀
+    assert L.explain_positional_encoding(8) < 1e-5
     # 내적은 거리에만 달려 있음
     assert (pe[10] @ pe[14]).item() == pytest.approx((pe[30] @ pe[34]).item(), abs=1e-5)
     # 학습되는 위치 임베딩도 선택할 수 있음
@@ -160,12 +167,29 @@ def test_tokenizer_round_trip():
     assert restored.encode(texts[0]).ids == tok.encode(texts[0]).ids
 
 
+def test_tokenizer_round_trip_on_real_text(real_data_dir):
+    """실제 Multi30k 문장(독일어 움라우트·ß, 따옴표, 하이픈 포함)도 정규화한 형태 그대로 돌아와야 합니다."""
+    train, _, _ = L.load_multi30k(real_data_dir, {"train": 500, "val": 1, "test_2016_flickr": 1})
+    texts = [t for pair in train for t in pair]
+    tok = L.train_tokenizer(texts, 1000)
+    mismatches = [t for t in texts if L.decode(tok, L.encode(tok, t)) != t]
+    assert not mismatches, mismatches[:3]
+
+
 def test_beam_one_equals_greedy_and_beam_is_not_worse():
     model = _tiny_model()
     src = torch.tensor([[5, 6, 7, 8, L.EOS], [9, 10, L.EOS, L.PAD, L.PAD], [11, 12, 13, L.EOS, L.PAD]])
     greedy = L.greedy_decode(model, src)
     assert L.beam_search(model, src, beam=1) == greedy
     assert all(len(h) > 0 for h in L.beam_search(model, src, beam=4))
+
+
+def test_decoding_stops_within_positional_table():
+    """긴 원문(1.5배 규칙이면 위치 표 64칸을 넘음)도 디코딩이 위치 표 안에서 멈춥니다."""
+    model = _tiny_model()
+    src = torch.tensor([[5 + i % 20 for i in range(59)] + [L.EOS]])
+    for hyps in (L.greedy_decode(model, src), L.beam_search(model, src, beam=2)):
+        assert len(hyps) == 1 and len(hyps[0]) <= model.config.max_len
 
 
 def test_bleu_through_sacrebleu_known_pair():
@@ -229,6 +253,19 @@ def test_require_data_fails_clearly(empty_data_dir, tmp_path, capsys):
     assert "Multi30k 데이터를 찾을 수 없습니다" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--dropout", "1.5"], "0 이상 1 미만"),
+    (["--label-smoothing", "abc"], "숫자가 필요합니다"),
+    (["--beam", "0"], "1 이상의 정수"),
+    (["--d-model", "30", "--heads", "4"], "나누어떨어져야"),
+    (["--d-model", "255", "--heads", "5"], "짝수"),
+])
+def test_invalid_option_values(argv, message, capsys):
+    assert run_main(L, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
 def _translate(out_dir, *extra):
     return run_main(L, ["--quick", "--out-dir", str(out_dir), *extra])
 
@@ -252,6 +289,13 @@ def test_translate_sentence_and_file(fallback_run, tmp_path, capsys):
 def test_translate_bad_input(fallback_run, argv, message, capsys):
     assert _translate(fallback_run, *argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_translate_very_long_sentence(fallback_run, capsys):
+    """위치 인코딩 표보다 긴 입력도 잘라서 번역하고 한 줄로 끝납니다 (오류·트레이스백 없음)."""
+    assert _translate(fallback_run, "--translate", " ".join(["Ein Mann läuft im Park."] * 60)) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0]
 
 
 def test_translate_unknown_chars_and_missing_checkpoint(fallback_run, tmp_path, capsys):
