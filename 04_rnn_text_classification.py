@@ -195,7 +195,7 @@ def load_imdb(args) -> TextData:
 # 마침표·쉼표 등은 구분자로만 씁니다: 문장을 짧게 유지해 RNN의 순차 계산 시간을 줄이려는 선택입니다.
 TOKEN_PATTERN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
 HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
+HANGUL = re.compile(r"[\u3131-\u318e\uac00-\ud7a3]")  # 한글 자모(ㅋㅋ)와 완성형 음절
 
 
 def tokenize(text: str) -> list[str]:
@@ -585,6 +585,23 @@ SENTIMENT_WORDS = {
 }
 
 
+def explain_embedding(weights: torch.Tensor, vocab: Vocab, word: str) -> float:
+    """nn.Embedding 은 (어휘 크기 × 차원) 표입니다. 번호 i를 넣으면 표의 i번째 행을 꺼냅니다.
+
+    원-핫 벡터(i번째만 1) × 표 와 같은 계산임을 숫자로 확인하고 그 차이(0이어야 함)를 돌려줍니다.
+    """
+    i = vocab.stoi.get(word, UNK_IDX)
+    looked_up = nn.functional.embedding(torch.tensor([i]), weights)[0]
+    via_one_hot = nn.functional.one_hot(torch.tensor(i), len(vocab)).to(weights.dtype) @ weights
+    diff = (looked_up - via_one_hot).abs().max().item()
+    print(f"  nn.Embedding 표: {tuple(weights.shape)} = 단어 {weights.shape[0]:,}개 × {weights.shape[1]}차원")
+    print(f"  '{vocab.itos[i]}'(번호 {i}) → 벡터 앞 4개 값 {[round(v, 3) for v in looked_up[:4].tolist()]}; "
+          f"원-핫 벡터 × 표 와의 차이 {diff:.1e} (같은 계산, 행을 바로 꺼내므로 빠름)")
+    print(f"  표의 값은 처음엔 무작위이고 분류 손실을 줄이도록 역전파로 함께 학습됩니다. <pad>(0번) 행은 "
+          f"padding_idx 라서 0으로 고정되고 갱신되지 않습니다 (크기 {weights[PAD_IDX].norm():.1f}).")
+    return diff
+
+
 def nearest_words(weights: torch.Tensor, vocab: Vocab, word: str, k: int = 5) -> list[tuple[str, float]]:
     """코사인 유사도(벡터 사이 각도)가 가장 큰 단어 k개 (<pad>, <unk>, 자기 자신 제외)."""
     if word not in vocab.stoi:
@@ -646,7 +663,8 @@ def classify_text(model: SentimentRNN, vocab: Vocab, max_len: int, text: str) ->
     tokens = tokenize(text)
     if not text.strip():
         return {"label": None, "probability": None, "note": "빈 텍스트입니다. 영어 리뷰 문장을 넣어 주세요."}
-    if HANGUL.search(text) and not any(t in vocab.stoi for t in tokens):
+    # 한국어 리뷰에 섞인 숫자(10점)·부호만으로 판단하지 않도록, 아는 '영어 단어'가 있는지 봅니다.
+    if HANGUL.search(text) and not any(t in vocab.stoi and t[0].isalpha() for t in tokens):
         return {"label": None, "probability": None, "note": NSMC_NOTE}
     ids = vocab.encode(tokens)
     if not ids or all(i == UNK_IDX for i in ids):
@@ -761,8 +779,10 @@ def prepare_tokens(data: TextData, settings: dict, seed: int, run):
           f"최대 {max(lengths)} → {settings['max_len']} 토큰을 넘는 리뷰 "
           f"{np.mean(np.array(lengths) > settings['max_len']):.1%} 는 앞+뒤만 씁니다")
     plot_length_histogram(lengths, settings["max_len"], run.path("length_histogram.png"))
-    show_encoding(data.train_texts[tr_idx[0]], vocab)
     max_len = settings["max_len"]
+    # 자르기까지 보여 주려고 최대 길이를 넘는 첫 리뷰를 예로 씁니다 (없으면 첫 리뷰)
+    example = next((i for i in tr_idx if len(train_tokens[i]) > max_len), tr_idx[0])
+    show_encoding(data.train_texts[example], vocab, max_len)
     encode = lambda token_lists: encode_texts(token_lists, vocab, max_len)
     labels = data.train_labels
     split = {
@@ -773,17 +793,25 @@ def prepare_tokens(data: TextData, settings: dict, seed: int, run):
     return vocab, split, {"vocab_coverage": coverage, "test_vocab_coverage": test_coverage}
 
 
-def show_encoding(text: str, vocab: Vocab) -> None:
-    """리뷰 하나가 토큰 → 번호 → (자르기/패딩) 으로 바뀌는 과정을 보여 줍니다."""
+def show_encoding(text: str, vocab: Vocab, max_len: int) -> None:
+    """리뷰 하나가 토큰 → 번호 → 자르기 → 패딩 으로 바뀌는 과정을 보여 줍니다."""
     tokens = tokenize(text)
     ids = vocab.encode(tokens)
     print("\n[리뷰 하나의 변환 과정]")
     print(f"  원문 앞부분: {text[:100]!r}")
     print(f"  토큰 앞 12개: {tokens[:12]}")
     print(f"  번호 앞 12개: {ids[:12]}  (1 = <unk>)")
-    short = ids[:5]
-    padded, lengths = pad_batch([torch.tensor(short), torch.tensor(ids[:8])])
-    print(f"  길이 5와 8인 두 문장을 배치로 묶으면(패딩 0):\n{padded.tolist()}  길이 {lengths.tolist()}")
+    kept = truncate_head_tail(ids, max_len)
+    if len(ids) > max_len:
+        head = max_len // 4
+        print(f"  자르기: 토큰 {len(ids)}개 > 최대 {max_len}개 → 앞 {head}개 + 뒤 {max_len - head}개만 남김. "
+              f"이어 붙인 자리: {vocab.decode(kept[head - 3:head])} | {vocab.decode(kept[head:head + 3])}")
+    else:
+        print(f"  자르기: 토큰 {len(ids)}개 ≤ 최대 {max_len}개 → 자르지 않고 그대로 씁니다")
+    short, longer = ids[:max(1, min(5, len(ids) // 2))], ids[:min(8, len(ids))]  # 짧은 리뷰도 길이가 다르게
+    padded, lengths = pad_batch([torch.tensor(short), torch.tensor(longer)])
+    print(f"  앞 {len(short)}개와 앞 {len(longer)}개 토큰을 배치로 묶으면(짧은 쪽 뒤에 패딩 0):\n"
+          f"  {padded.tolist()}  길이 {lengths.tolist()}")
 
 
 def compare_packing(model: SentimentRNN, train_batches: BucketBatches, n_batches: int, device) -> dict:
@@ -791,19 +819,25 @@ def compare_packing(model: SentimentRNN, train_batches: BucketBatches, n_batches
     batches = [b for _, b in zip(range(n_batches), train_batches)]
     bucketed = seconds_per_train_step(model, batches, packed=False, device=device)
     packed = seconds_per_train_step(model, batches, packed=True, device=device)
+    ratio = packed / bucketed
+    verdict = (f"packed 가 {ratio:.1f}배 느립니다" if ratio >= 1 else
+               f"이번에는 packed 가 {1 / ratio:.1f}배 빠릅니다 (작은 모델·짧은 문장에서는 차이가 작고 측정이 흔들림)")
     print(f"\n[패딩 처리 방법별 속도] 학습 한 걸음: 길이별 배치+마스킹 {bucketed * 1000:.0f}ms, "
-          f"pack_padded_sequence {packed * 1000:.0f}ms → packed 가 {packed / bucketed:.1f}배 느립니다")
+          f"pack_padded_sequence {packed * 1000:.0f}ms → {verdict}")
     print("  pack_padded_sequence 는 시점마다 '아직 끝나지 않은 문장'만 모아 계산하므로 패딩 칸을 아예 계산하지 않지만,\n"
           "  시점마다 배치 크기가 바뀌어 CPU에서는 작은 연산이 잘게 쪼개집니다. 길이별 배치는 패딩이 거의 없는 배치를\n"
           "  통째로 계산하고, 패딩 위치는 읽어 낼 때 마스크로 뺍니다(역방향 RNN에는 길이 안에서 뒤집은 입력을 넣음).\n"
-          "  두 방법 모두 실제 토큰 위치의 출력이 패딩과 무관합니다(테스트로 확인). 빠른 쪽(길이별 배치)으로 학습합니다.")
+          "  두 방법 모두 실제 토큰 위치의 출력이 패딩과 무관합니다(테스트로 확인). 전체 설정(긴 리뷰, 큰 모델)에서\n"
+          "  빠른 쪽인 길이별 배치로 학습합니다 (전체 실행에서 잰 배율은 metrics.json 의 packed_slowdown).")
     return {"bucketed_seconds_per_step": round(bucketed, 4), "packed_seconds_per_step": round(packed, 4),
-            "packed_slowdown": round(packed / bucketed, 2)}
+            "packed_slowdown": round(ratio, 2)}
 
 
 @lesson_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.text is not None and args.text_file is not None:
+        raise CourseError("--text 와 --text-file 은 함께 쓸 수 없습니다. 하나만 고르세요.")
     run = start_run(LESSON, args, argv)
     if args.text is not None or args.text_file is not None:
         predict_user_texts(args, run)
@@ -879,6 +913,7 @@ def run_lesson(args, run):
         print(f"  {r['label']:<14}{r['scores']['accuracy']:>10.4f}{r['scores']['f1']:>8.4f}"
               f"{r['parameters']:>12,}{r['seconds_per_epoch']:>10.1f}{r['epochs']:>6}")
         metrics.update({f"{key}_accuracy": round(r["scores"]["accuracy"], 4),
+                        f"{key}_f1": round(r["scores"]["f1"], 4),
                         f"{key}_val_accuracy": round(r["val_accuracy"], 4),
                         f"{key}_seconds_per_epoch": round(r["seconds_per_epoch"], 1),
                         f"{key}_parameters": r["parameters"], f"{key}_epochs": r["epochs"],
@@ -912,8 +947,10 @@ def run_lesson(args, run):
           "  지수적으로 줄어듭니다. LSTM/GRU는 게이트가 열려 있으면 기억이 덧셈으로 전달되어 훨씬 천천히 줄어듭니다.\n"
           "  반대로 곱이 1보다 커지면 폭발하므로, 학습 때 그래디언트 클리핑(최대 길이 1.0)을 씁니다.")
 
-    print("\n# 8. 학습된 임베딩: 코사인 유사도가 가까운 단어")
+    print("\n# 8. 학습된 임베딩: 단어 번호 → 벡터, 코사인 유사도가 가까운 단어")
     weights = models[best_key].embedding.weight.detach().cpu()
+    example_word = next((w for w in PROBE_WORDS if w in vocab.stoi), vocab.itos[min(2, len(vocab) - 1)])
+    explain_embedding(weights, vocab, example_word)
     for word in PROBE_WORDS:
         neighbours = nearest_words(weights, vocab, word)
         if neighbours:

@@ -46,6 +46,25 @@ def test_truncation_keeps_head_and_tail_and_padding_uses_pad_index():
     assert tokens.tolist() == [[4, 5, 6], [7, 0, 0]] and lengths.tolist() == [3, 1]
 
 
+def test_show_encoding_prints_truncation_of_a_long_review(capsys):
+    vocab = L.build_vocab([["good", "bad"]], max_size=10, min_freq=1)
+    L.show_encoding(" ".join(["good"] * 10 + ["bad"] * 10), vocab, 8)
+    out = capsys.readouterr().out
+    assert "토큰 20개 > 최대 8개" in out and "앞 2개 + 뒤 6개" in out
+    L.show_encoding("good bad good bad", vocab, 8)
+    out = capsys.readouterr().out
+    assert "자르지 않고" in out and "[[3, 2, 0, 0], [3, 2, 3, 2]]  길이 [2, 4]" in out
+
+
+def test_explain_embedding_lookup_equals_one_hot_product(capsys):
+    vocab = L.build_vocab([["good", "bad", "good"]], max_size=10, min_freq=1)
+    torch.manual_seed(0)
+    emb = nn.Embedding(len(vocab), 6, padding_idx=L.PAD_IDX)
+    assert L.explain_embedding(emb.weight.detach(), vocab, "good") == 0.0
+    out = capsys.readouterr().out
+    assert "(4, 6)" in out and "'good'(번호 2)" in out and "크기 0.0" in out
+
+
 def test_bucket_batches_cover_every_review_once_with_little_padding():
     g = torch.Generator().manual_seed(0)
     seqs = [torch.randint(2, 50, (int(n),), generator=g) for n in torch.randint(1, 300, (500,), generator=g)]
@@ -182,6 +201,7 @@ def test_text_prediction_prints_label_and_probability(fallback_run, capsys):
     ("", "빈 텍스트"), ("   ", "빈 텍스트"),
     ("zxq qwv", "아는 단어가 하나도 없어"),
     ("정말 재미있는 영화였어요", "NSMC"),
+    ("ㅋㅋ 10점 만점에 10점!", "NSMC"),   # 숫자·부호는 사전에 있어도 한국어 리뷰로 봅니다
 ])
 def test_text_edge_cases_give_korean_answers(fallback_run, capsys, review, expected):
     code, text = classify(fallback_run, capsys, "--text", review)
@@ -195,11 +215,19 @@ def test_very_long_text_is_truncated_with_a_note(fallback_run, capsys):
 
 def test_text_file_prints_a_table(fallback_run, capsys, tmp_path):
     f = tmp_path / "reviews.txt"
-    f.write_text("the acting was excellent\n\nthe plot was awful and dull\n한국어 리뷰\n", encoding="utf-8")
+    f.write_text("the acting was excellent\n\nthe plot was awful and dull\n한국어 리뷰\nzxq qwv\n", encoding="utf-8")
     code, text = classify(fallback_run, capsys, "--text-file", str(f))
     assert code == 0 and "긍정" in text and "부정" in text and "NSMC" in text
+    assert "아는 단어가 하나도 없어" in text and "Traceback" not in text
+    rows = [line for line in text.splitlines() if line[:4].strip().isdigit()]
+    assert [row.split()[1] for row in rows] == ["긍정", "부정", "-", "-"]
     code, text = classify(fallback_run, capsys, "--text-file", str(tmp_path / "없는파일.txt"))
     assert code == 2 and "찾을 수 없습니다" in text
+
+
+def test_text_and_text_file_together_is_a_korean_error(tmp_path, capsys):
+    code = run_main(L, ["--text", "good", "--text-file", "a.txt", "--out-dir", str(tmp_path)])
+    assert code == 2 and "함께 쓸 수 없습니다" in capsys.readouterr().err
 
 
 def test_text_without_trained_model_says_train_first(tmp_path, capsys):
@@ -218,6 +246,17 @@ def test_partial_aclimdb_folder_names_what_is_missing(tmp_path, capsys):
     assert code == 2 and "불완전" in err
     assert "aclImdb/train/neg" in err and "aclImdb/test/neg" in err and "aclImdb/test/pos" in err
     assert "aclImdb/train/pos" not in err
+
+
+def test_corrupt_review_file_is_named(tmp_path, capsys):
+    for folder in L.IMDB_FOLDERS:
+        d = tmp_path / "aclImdb" / folder
+        d.mkdir(parents=True)
+        (d / "0_7.txt").write_text("a fine film", encoding="utf-8")
+    (tmp_path / "aclImdb" / "train" / "neg" / "1_2.txt").write_bytes(b"\xff\xfe\x00broken")
+    code = run_main(L, ["--quick", "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "리뷰 파일을 읽을 수 없습니다" in err and "1_2.txt" in err and "Traceback" not in err
 
 
 def test_require_data_without_data_is_a_korean_error(empty_data_dir, tmp_path, capsys):
