@@ -30,9 +30,8 @@
     python 07_gan_image_generation.py --image-dir 내사진폴더 --epochs 30
     python 07_gan_image_generation.py --epochs 40 --width 32   # 더 가벼운 네트워크로 더 오래
 
-예상 시간 (측정값)
+예상 시간 (실측은 docs/RESULTS.md)
     2코어 CPU: 전체 약 25~30분 (DCGAN 학습이 대부분), --quick 약 10초.
-    GPU: 전체 2분 안팎.
 """
 from __future__ import annotations
 
@@ -48,10 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from utils.data_utils import (TensorBatches, collect_image_paths, locate_dataset,
+from utils.data_utils import (TensorBatches, collect_image_paths, download_file, locate_dataset,
                               read_image, resolve_data_dir)
 from utils.model_utils import (CourseError, count_parameters, lesson_main, load_checkpoint, make_parser,
-                               save_checkpoint, start_run)
+                               positive_int, save_checkpoint, start_run)
 from utils.visualization import new_figure, plot_image_grid, save_figure
 
 LESSON = "07_gan_image_generation"
@@ -112,7 +111,7 @@ def decode_images(paths: list[Path], desc: str) -> torch.Tensor:
     읽을 수 없는 파일(깨진 파일, 이미지가 아닌 파일)은 건너뛰고 몇 개였는지 알립니다.
     """
     images, bad = [], []
-    for path in tqdm(paths, desc=desc, leave=False, mininterval=1.0):
+    for path in tqdm(paths, desc=desc, leave=False, mininterval=1.0, disable=None):
         try:
             images.append(center_square(read_image(path, "RGB")))
         except CourseError:
@@ -314,6 +313,27 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def generator_gradients(d_fake: float) -> tuple[float, float]:
+    """판별자가 가짜에 준 확률 D(G(z)) 에서, 두 생성자 손실을 로짓으로 미분한 값 (미니맥스, non-saturating).
+
+    미니맥스 log(1 - σ(s)) 의 기울기는 -D(G(z)) 라서 가짜가 티 날수록(≈0) 사라지고,
+    non-saturating -log σ(s) 의 기울기는 -(1 - D(G(z))) 라서 그때 가장 큽니다.
+    """
+    logit = torch.logit(torch.tensor(d_fake, dtype=torch.float64)).requires_grad_()
+    minimax, = torch.autograd.grad(-F.softplus(logit), logit)          # log(1 - σ(s)) = -softplus(s)
+    non_saturating, = torch.autograd.grad(generator_loss(logit.view(1)), logit)
+    return minimax.item(), non_saturating.item()
+
+
+def explain_objective() -> None:
+    print("  판별자 D: log D(x) + log(1 - D(G(z))) 를 최대화 (진짜 → 1, 가짜 → 0 으로 맞히기)")
+    print("  생성자 G: 원래 미니맥스는 log(1 - D(G(z))) 를 최소화, 실제로는 -log D(G(z)) 를 최소화(non-saturating)")
+    print("  두 손실의 기울기(로짓에 대해): 학습 초기처럼 D(G(z)) 가 0 에 가까우면 미니맥스 쪽은 거의 0 입니다")
+    for d_fake in (0.001, 0.1, 0.5, 0.9):
+        minimax, non_saturating = generator_gradients(d_fake)
+        print(f"    D(G(z)) = {d_fake:<5}  미니맥스 {minimax:+.3f}   non-saturating {non_saturating:+.3f}")
+
+
 def sample_latent(n: int, latent_dim: int, device=None, temperature: float = 1.0) -> torch.Tensor:
     """z ~ N(0, I). temperature(<1)로 줄이면 평균 근처만 뽑아 품질↑·다양성↓ (truncation 과 같은 생각)."""
     return torch.randn(n, latent_dim, device=device) * temperature
@@ -385,8 +405,13 @@ def train_gan(generator, discriminator, batches, opt_g, opt_d, device, epochs: i
     start_epoch = 0
     if resume and run.checkpoint_path.exists():
         state = load_checkpoint(run.checkpoint_path, map_location=device)
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
+        try:
+            generator.load_state_dict(state["generator"])
+            discriminator.load_state_dict(state["discriminator"])
+        except RuntimeError:
+            raise CourseError(f"체크포인트의 네트워크 모양이 지금 설정과 다릅니다: {run.checkpoint_path}\n"
+                              "       저장할 때와 같은 --width·데이터로 이어서 학습하거나, --resume 없이 새로 시작하세요."
+                              ) from None
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         fixed_z.copy_(state["fixed_z"])
@@ -396,9 +421,13 @@ def train_gan(generator, discriminator, batches, opt_g, opt_d, device, epochs: i
         print(f"[이어서 학습] {run.checkpoint_path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
     elif resume:
         print(f"[알림] 체크포인트가 없어 처음부터 학습합니다: {run.checkpoint_path}")
+    if start_epoch == 0:   # 이전 실행이 남긴 격자가 GIF 에 섞이지 않도록
+        for old in run.path("grids").glob("epoch_*.png"):
+            old.unlink()
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        bar = tqdm(batches, desc=f"에폭 {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(batches, desc=f"에폭 {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, mininterval=1.0,
+                   disable=None)
         for real, _ in bar:
             stats = train_step(generator, discriminator, real.to(device), opt_g, opt_d)
             for key, value in stats.items():
@@ -640,7 +669,7 @@ def plot_latent_arithmetic(generator, path: Path, amounts=(-1.5, -0.75, 0.0, 0.7
             show_image(axes[r, c], img)
             if r == 0:
                 axes[r, c].set_title(f"z {'+' if amounts[c] >= 0 else '-'} {abs(amounts[c])}·방향", fontsize=8)
-    fig.suptitle("잠재 벡터 산술: 밝은 표본 평균 z − 어두운 표본 평균 z 를 더하고 빼기")
+    fig.suptitle("잠재 벡터 산술: 밝은 표본 평균 z - 어두운 표본 평균 z 를 더하고 빼기")
     return save_figure(fig, path)
 
 
@@ -659,16 +688,29 @@ def plot_temperature(generator, path: Path, temperatures=(0.0, 0.4, 0.7, 1.0, 1.
 # ---------------------------------------------------------------------------
 # 7. 품질 측정: FID(가능할 때) 또는 최근접 이웃 거리 비율
 # ---------------------------------------------------------------------------
-FID_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics/torch-fidelity 가 쓰는 Inception
+# torchmetrics/torch-fidelity 가 쓰는 Inception 가중치 (torch.hub 캐시에 이 이름으로 저장됩니다)
+FID_WEIGHTS_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                   "weights-inception-2015-12-05-6726825d.pth")
 
 
-def fid_unavailable_reason() -> str | None:
-    """네트워크를 쓰지 않고 FID 를 계산할 수 있는지 확인합니다. 안 되면 이유를 돌려줍니다."""
+def fid_unavailable_reason(allow_download: bool) -> str | None:
+    """FID 를 계산할 수 있는지 확인합니다: 패키지가 있고, 가중치가 캐시에 있거나 짧은 시간 안에 받아지는지.
+
+    torchmetrics 가 스스로 받게 두면 오프라인에서 오래 멈출 수 있어, 시간 제한이 있는 내려받기를 먼저 해 둡니다.
+    안 되면 이유를 돌려줍니다.
+    """
     if importlib.util.find_spec("torchmetrics") is None or importlib.util.find_spec("torch_fidelity") is None:
         return "torchmetrics[image] 가 설치되어 있지 않습니다 (pip install 'torchmetrics[image]')"
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS
-    if not cached.is_file():
-        return f"Inception 가중치가 캐시에 없습니다 ({cached}); 인터넷이 되는 곳에서 한 번 실행하면 저장됩니다"
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(FID_WEIGHTS_URL).name
+    if cached.is_file():
+        return None
+    if not allow_download:
+        return f"Inception 가중치가 캐시에 없고 --no-download 입니다 ({cached})"
+    try:
+        print(f"  Inception 가중치 내려받기 시도: {FID_WEIGHTS_URL}")
+        download_file(FID_WEIGHTS_URL, cached, checksum=None)
+    except OSError as err:
+        return f"Inception 가중치를 받을 수 없습니다 ({err}); 인터넷이 되는 곳에서 한 번 실행하면 {cached} 에 저장됩니다"
     return None
 
 
@@ -721,7 +763,7 @@ def build_parser():
     p.add_argument("--image-dir", default=None, help="CelebA 대신 학습할 이미지 폴더 (정사각형으로 잘라 64×64)")
     p.add_argument("--width", type=int, default=64, choices=[16, 32, 48, 64],
                    help="DCGAN 채널 폭 (기본 64 = 논문; 32 는 약 4배 빠름)")
-    p.add_argument("--ring-steps", type=int, default=None,
+    p.add_argument("--ring-steps", type=positive_int, default=None,
                    help="모드 붕괴 실험의 학습 단계 수 (기본 3000, --quick 300)")
     return p
 
@@ -730,7 +772,6 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     run = start_run(LESSON, args, argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     print("\n# 1. 데이터")
     data = load_faces(args)
@@ -747,7 +788,10 @@ def main(argv=None):
     generator.to(run.device)
     discriminator.to(run.device)
 
-    print("\n# 3~4. 적대적 학습: 판별자 한 번, 생성자 한 번을 번갈아")
+    print("\n# 3. 적대적 목표: 미니맥스와 non-saturating 생성자 손실")
+    explain_objective()
+
+    print("\n# 4. 적대적 학습: 판별자 한 번, 생성자 한 번을 번갈아")
     epochs = 1 if args.quick else args.epochs
     batches = TensorBatches(train_x, torch.zeros(len(train_x)), args.batch_size, shuffle=True,
                             transform=to_model_range, seed=args.seed)
@@ -768,6 +812,8 @@ def main(argv=None):
     print(f"  에폭별 격자 {n_frames}장 → {run.path('training.gif')}")
 
     print("\n# 5. 모드 붕괴: 원 위의 가우시안 8개")
+    print("  보통 GAN vs 해결책(미니배치 표준편차: 판별자가 배치 안의 '퍼짐'을 보고 한곳에 몰린 가짜를 알아챔),\n"
+          "  같은 네트워크·옵티마이저·단계 수·시드. 표본 2,500개에서 3σ 안의 고품질 비율과 덮은 모드 수를 셉니다.")
     ring_steps = args.ring_steps or (300 if args.quick else 3000)
     demo = mode_collapse_demo(seeds=[args.seed, args.seed + 1, args.seed + 2], steps=ring_steps)
     plot_mode_collapse(demo["first_seed"], demo["summary"], run.path("mode_collapse.png"))
@@ -789,7 +835,12 @@ def main(argv=None):
     plot_nearest_pairs(generated, train_x, idx, run.path("nearest_neighbours.png"))
     print(f"  nn_ratio = {ratio:.3f}  (평가용 진짜 얼굴 = 1.0; ≪1 이면 베끼기, ≫1 이면 얼굴에서 벗어남)")
     metrics = {**s, "nn_ratio": round(ratio, 4), "images_per_second": round(images_per_second, 1)}
-    reason = fid_unavailable_reason() if channels == 3 else "흑백 대체 데이터에는 FID 를 쓰지 않습니다"
+    if channels != 3:
+        reason = "흑백 대체 데이터에는 FID 를 쓰지 않습니다"
+    elif args.quick:
+        reason = "--quick 에서는 계산하지 않습니다 (표본이 너무 적고 Inception 순전파가 느림)"
+    else:
+        reason = fid_unavailable_reason(allow_download=not args.no_download)
     if reason is None:
         metrics["fid"] = round(compute_fid(test_x, generated), 2)
         print(f"  FID = {metrics['fid']:.2f}  (낮을수록 진짜 분포에 가까움; 표본 {len(test_x)}장이라 크게 나옵니다)")
