@@ -19,6 +19,13 @@ DOCS = Path(__file__).resolve().parent
 RESULTS_DIR = DOCS / "results"
 OUTPUT = DOCS / "RESULTS.md"
 README = DOCS.parent / "README.md"
+MEASUREMENT_NOTE = (
+    "**측정 조건**: 2코어 Intel Xeon CPU, 메모리 24 GiB, GPU 없음 (이 작업에는 GPU 기계가 배정되지 않아 GPU 시간은 "
+    "측정하지 않았습니다). 벤치마크는 한 번에 하나씩 실행했고, 그동안 같은 기계에서 가벼운 작업(코드 검토, 낮은 "
+    "우선순위의 테스트)이 함께 돌았기 때문에 벤치마크 프로세스에 가장 높은 스케줄링 우선순위를 주었습니다. "
+    "04는 설계상 CPU 스레드 1개로 학습하므로 코어 하나에 고정해 실행했습니다(다른 코어에서는 테스트가 실행됨). "
+    "시간(`wall_seconds`)은 레슨이 시작한 때(라이브러리 import 직후)부터 끝까지의 벽시계 시간입니다 "
+    "(import 는 이 기계에서 3~5초 더 걸립니다).")
 FIGURES_DIR = DOCS / "figures"
 RUNS_DIR = DOCS.parent / "runs"
 FIGURE_SUFFIXES = (".png", ".gif")
@@ -69,6 +76,7 @@ def render() -> str:
     lines = ["# 측정 결과 (벤치마크)", "",
              "이 표는 `docs/results/*.json` 에서 `python docs/render_results.py` 로 만든 것입니다. "
              "각 JSON은 해당 레슨의 기본 실행(전체 데이터)이 남긴 `metrics.json` 그대로입니다.", "",
+             MEASUREMENT_NOTE, "",
              "| 레슨 | 데이터 (출처) | 목표 확인 | 시간(초) | 최대 메모리(MB) | 장치 | 기계 | 명령 |",
              "|---|---|---|---:|---:|---|---|---|"]
     details = []
