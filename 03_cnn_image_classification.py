@@ -30,7 +30,6 @@
 """
 from __future__ import annotations
 
-import copy
 import os
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ from utils.data_utils import (ImageData, TensorBatches, download_file, fetch_ver
                               load_user_images, locate_dataset, resolve_data_dir, safe_extract_tar,
                               split_train_val, take_subset)
 from utils.model_utils import (CourseError, count_parameters, evaluate, fit, lesson_main, load_checkpoint,
-                               make_parser, positive_int, print_predictions, save_checkpoint, start_run)
+                               make_parser, print_predictions, save_checkpoint, start_run)
 from utils.visualization import (confusion_matrix, new_figure, plot_bars, plot_confusion_matrix,
                                  plot_image_grid, plot_learning_curves, save_figure)
 
@@ -60,7 +59,9 @@ VAL_SIZE = 2500            # 학습 세트에서 떼어 내는 검증 세트 (�
 CROP_PAD = 2               # 무작위 자르기: 가장자리를 2픽셀 넓혀 32×32를 다시 잘라 냄(최대 2픽셀 이동)
 LABEL_SMOOTHING = 0.2
 WEIGHT_DECAY = 5e-4
+MIN_SCHEDULE_STEPS = 8     # 원사이클 스케줄의 최소 길이 (make_optimizer 참고)
 QUICK_PER_CLASS = (200, 50)        # --quick: 클래스마다 앞에서부터 읽을 학습/테스트 파일 수
+QUICK_EPOCHS, QUICK_BATCH = 4, 64   # --quick 본 학습: 1에폭(15단계)으로는 원사이클 워밍업만 하다 끝나 우연 수준
 COMPARE_SIZE, COMPARE_EPOCHS = 10000, 6    # 증강 on/off 비교 예산 (부분집합, 에폭)
 PRETRAIN_SIZE, PRETRAIN_EPOCHS = 10000, 5  # 전이 학습 대체 경로: 앞 5개 클래스로 사전 학습
 FEW_PER_CLASS, FINETUNE_EPOCHS = 100, 20   # 뒤 5개 클래스에서 클래스마다 100장만 라벨이 있다고 가정
@@ -113,7 +114,7 @@ def convolution_demo(seed: int) -> dict:
     for n, k, s, p in [(32, 3, 1, 1), (32, 3, 2, 1), (32, 5, 1, 0), (32, 2, 2, 0), (7, 3, 2, 0)]:
         print(f"    입력 {n:>2}, 커널 {k}, 스트라이드 {s}, 패딩 {p} → 출력 {conv_output_size(n, k, s, p)}")
     g = torch.Generator().manual_seed(seed)
-    x, w, b = torch.randn(2, 3, 9, 9, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4)
+    x, w, b = torch.randn(2, 3, 9, 9, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4, generator=g)
     diffs = {
         "conv2d": (conv2d_manual(x, w, b, 2, 1) - F.conv2d(x, w, b, stride=2, padding=1)).abs().max().item(),
         "max_pool2d": (max_pool2d_manual(x, 3, 2, 1) - F.max_pool2d(x, 3, 2, 1)).abs().max().item(),
@@ -299,11 +300,11 @@ class BatchTransform:
 
 def show_augmentations(image: torch.Tensor, path: Path, seed: int) -> Path:
     """한 장의 이미지에 증강을 여러 번 적용해 격자로: 라벨은 그대로, 모양만 조금씩 달라집니다."""
-    t = BatchTransform(augment=True, pad=4, seed=seed, mean=(0, 0, 0), std=(1, 1, 1))
+    t = BatchTransform(augment=True, seed=seed, mean=(0, 0, 0), std=(1, 1, 1))   # 학습과 같은 변환, 정규화만 뺌
     views = t(image.unsqueeze(0).repeat(15, 1, 1, 1))
     images = torch.cat([image.unsqueeze(0).float() / 255, views])
     return plot_image_grid(images, ["원본"] + [f"증강 {i + 1}" for i in range(15)], path,
-                           title="데이터 증강: 무작위 자르기(이동) + 좌우 뒤집기", ncols=8)
+                           title=f"데이터 증강: 무작위 자르기(최대 {CROP_PAD}픽셀 이동) + 좌우 뒤집기", ncols=8)
 
 
 # 4. CNN 모델과 층별 요약 -------------------------------------------------------
@@ -415,8 +416,10 @@ def make_optimizer(model: nn.Module, lr: float, epochs: int, steps_per_epoch: in
     """네스테로프 SGD + 원사이클: 앞 25% 동안 학습률을 올리고(워밍업) 이후 0 근처까지 선형으로 내립니다."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                                 weight_decay=WEIGHT_DECAY)
+    # 몇 단계뿐인 아주 작은 실험(--quick·대체 데이터)에서는 워밍업 구간이 정확히 1단계가 되면 OneCycleLR 이
+    # 0으로 나눕니다. 그래서 스케줄 길이를 최소 MIN_SCHEDULE_STEPS 로 잡습니다 (기본 실행은 수천 단계라 영향 없음).
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25,
+        optimizer, max_lr=lr, total_steps=max(epochs * steps_per_epoch, MIN_SCHEDULE_STEPS), pct_start=0.25,
         anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0)
     return optimizer, scheduler
 
@@ -598,7 +601,7 @@ def few_labels(x, y, classes: list[int], per_class: int):
 
 
 def finetune_vs_scratch(pretrained: nn.Module, scratch: nn.Module, few_xy, test_xy, args, device,
-                        epochs: int, transform_model=None) -> tuple[float, float]:
+                        epochs: int) -> tuple[float, float]:
     """같은 구조·같은 적은 라벨·같은 학습 설정으로: 사전 학습 가중치에서 시작 vs 무작위 초기값에서 시작."""
     accs = []
     for label, model in [("미세 조정", pretrained), ("처음부터", scratch)]:
@@ -634,7 +637,8 @@ def imagenet_transfer(data: ImageData, args, device, few_per_class: int, epochs:
     models = [ResizeForResNet(m).to(device).to(memory_format=torch.channels_last) for m in (pretrained, scratch)]
     transfer, scratch_acc = finetune_vs_scratch(*models, few, test, args, device, epochs)
     return {"transfer_accuracy": transfer, "scratch_accuracy": scratch_acc,
-            "transfer_labels_per_class": few_per_class, "transfer_classes": len(classes)}
+            "transfer_labels_per_class": few_per_class, "transfer_classes": len(classes),
+            "finetune_epochs": epochs, "transfer_test_size": len(test[1])}
 
 
 def cifar5_transfer(data: ImageData, args, device, widths, pretrain_size: int, pretrain_epochs: int,
@@ -656,6 +660,7 @@ def cifar5_transfer(data: ImageData, args, device, widths, pretrain_size: int, p
     transfer, scratch_acc = finetune_vs_scratch(pretrained, scratch, few, test, args, device, epochs)
     return {"transfer_accuracy": transfer, "scratch_accuracy": scratch_acc,
             "transfer_labels_per_class": few_per_class, "transfer_classes": len(target),
+            "finetune_epochs": epochs, "transfer_test_size": len(test[1]),
             "pretrain_train_size": len(src_y), "pretrain_epochs": pretrain_epochs}
 
 
@@ -716,8 +721,8 @@ def main(argv=None):
     print("\n# 2. CIFAR-10 불러오기 (uint8 텐서로 한 번만 디코딩)")
     data, cifar_copy = load_cifar10(args, Path(args.out_dir) / "cache")
     if args.quick:
-        widths, args.epochs = tuple(max(w // 4, 8) for w in widths), 1
-        args.batch_size = min(args.batch_size, 128)
+        widths, args.epochs = tuple(max(w // 4, 8) for w in widths), QUICK_EPOCHS
+        args.batch_size = min(args.batch_size, QUICK_BATCH)
     val_size = min(VAL_SIZE, len(data.train_y) // 10)
     train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, val_size / len(data.train_y),
                                                      args.seed)
