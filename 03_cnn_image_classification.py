@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -185,19 +186,17 @@ def list_jpegs(split_dir: Path, limit: int | None):
 
 
 def decode_jpegs(paths: list[Path]) -> torch.Tensor:
-    """torchvision.io(libjpeg-turbo)로 한꺼번에 디코딩 → uint8 (N,3,32,32)."""
-    from torchvision.io import ImageReadMode, decode_jpeg, read_file
-
+    """JPEG들을 Pillow로 디코딩 → uint8 (N,3,32,32). (torchvision.io 의 디코더는 0.29부터 폐기 예정)"""
     images = []
-    for i in range(0, len(paths), 5000):
-        chunk = paths[i:i + 5000]
+    for p in paths:
         try:
-            images += decode_jpeg([read_file(str(p)) for p in chunk], mode=ImageReadMode.RGB)
-        except RuntimeError as err:
-            raise CourseError(f"JPEG 파일을 읽을 수 없습니다 ({chunk[0].parent} 근처): {err}") from None
-    if any(img.shape != (3, 32, 32) for img in images):
-        raise CourseError("CIFAR-10 이미지는 모두 32×32 컬러여야 합니다. 이미지 폴더를 확인하세요.")
-    return torch.stack(images)
+            with Image.open(p) as img:
+                images.append(np.asarray(img.convert("RGB")))
+        except (OSError, ValueError) as err:
+            raise CourseError(f"JPEG 파일을 읽을 수 없습니다: {p} ({err})") from None
+        if images[-1].shape != (32, 32, 3):
+            raise CourseError(f"CIFAR-10 이미지는 모두 32×32 컬러여야 합니다: {p} 의 크기 {images[-1].shape[1::-1]}")
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
 
 
 def read_jpeg_folder(root: Path, per_class: tuple[int, int] | None, cache_dir: Path):
@@ -251,7 +250,7 @@ def load_cifar10(args, cache_dir: Path) -> tuple[ImageData, str]:
                             present=lambda: official_present(root) or jpeg_present(root),
                             download=lambda: download_dataset(root))
     if source == "fallback":
-        n_train, n_test = (50, 20) if args.quick else (100, 30)
+        n_train, n_test = (100, 20) if args.quick else (300, 30)
         data = ImageData(*pattern_stand_in(n_train, n_test, args.seed), classes=STAND_IN_CLASSES,
                          source=source, name="CIFAR-10 대체 데이터(생성한 무늬)")
         return data, "fallback"

@@ -238,3 +238,17 @@ def test_bad_widths_and_missing_data(empty_data_dir, tmp_path, capsys):
                           "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "CIFAR-10 데이터를 찾을 수 없습니다" in err and "cifar-10-batches-py" in err and "Traceback" not in err
+
+
+def test_decode_jpegs_matches_pixels_and_names_a_corrupt_file(tmp_path):
+    rng = np.random.default_rng(0)
+    good = tmp_path / "좋은.png"  # 무손실 형식이라 픽셀을 그대로 비교할 수 있음
+    pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(good)
+    decoded = L03.decode_jpegs([good])
+    assert decoded.shape == (1, 3, 32, 32) and decoded.dtype == torch.uint8
+    assert torch.equal(decoded[0].permute(1, 2, 0), torch.from_numpy(pixels))
+    broken = tmp_path / "깨진.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with pytest.raises(L03.CourseError, match="깨진.jpg"):
+        L03.decode_jpegs([good, broken])
