@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from utils.data_utils import (TensorBatches, download_mnist_raw, load_mnist_family, load_user_images,
@@ -269,6 +270,7 @@ def plot_regularization(results: dict, path) -> None:
     for n in names:
         h = results[n]["history"]
         ax.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], label=n)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # 에폭은 정수
     ax.set_xlabel("에폭")
     ax.set_ylabel("검증 손실")
     ax.set_title("검증 손실: 다시 올라가면 과적합")

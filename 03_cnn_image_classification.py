@@ -26,7 +26,7 @@
   python 03_cnn_image_classification.py --predict 사진.jpg  # 저장된 모델로 내 사진 분류 (상위 3개)
   python 03_cnn_image_classification.py --epochs 20 --widths 96,384,384   # GPU에서 더 길게 (93% 이상 목표)
 
-예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 전체 실행 약 25~30분, --quick 은 20초 안팎.
+예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 전체 실행 약 20~25분, --quick 은 20초 안팎.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.data_utils import (ImageData, TensorBatches, download_file, fetch_verified, file_digest,
+from utils.data_utils import (ImageData, TensorBatches, fetch_hub_weights, fetch_verified, hub_weights_path,
                               load_user_images, locate_dataset, resolve_data_dir, safe_extract_tar,
                               split_train_val, take_subset)
 from utils.model_utils import (CourseError, count_parameters, evaluate, fit, lesson_main, load_checkpoint,
@@ -55,7 +55,7 @@ STAND_IN_CLASSES = ["원", "사각형", "삼각형", "가로 줄무늬", "세로
                     "물방울무늬", "체크무늬"]
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # 학습 세트 전체의 채널별 평균·표준편차 (널리 쓰는 값)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
-DEFAULT_WIDTHS = "64,256,256"
+DEFAULT_WIDTHS = "32,128,128"
 VAL_SIZE = 2500            # 학습 세트에서 떼어 내는 검증 세트 (테스트 세트는 마지막에 한 번만)
 CROP_PAD = 2               # 무작위 자르기: 가장자리를 2픽셀 넓혀 32×32를 다시 잘라 냄(최대 2픽셀 이동)
 LABEL_SMOOTHING = 0.2
@@ -308,13 +308,16 @@ def show_augmentations(image: torch.Tensor, path: Path, seed: int) -> Path:
 
 # 4. CNN 모델과 층별 요약 -------------------------------------------------------
 def cpu_has_fast_bf16() -> bool:
-    """CPU가 bfloat16 행렬 연산을 하드웨어로 지원하는지 (AMX/AVX512-BF16). 없으면 bf16은 오히려 느립니다."""
+    """CPU에 bfloat16 행렬 연산 장치(AMX)가 있는지. 없으면 bf16이 오히려 느립니다.
+
+    AVX512-BF16만 있는 이 강의의 측정 CPU에서는 float32가 1.35배 빨랐습니다 (배치 512 한 단계 2.16초 vs 2.94초).
+    """
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = next((line for line in f if line.startswith("flags")), "")
     except OSError:
         return False
-    return "amx_bf16" in flags.split() or "avx512_bf16" in flags.split()
+    return "amx_bf16" in flags.split()
 
 
 class ConvBlock(nn.Sequential):
@@ -428,7 +431,7 @@ def pick_num_threads() -> int:
 
     합성곱 하나를 여러 스레드가 나눠 계산하면 매 연산 끝에 서로를 기다립니다. 코어를 다른 프로그램과
     나눠 쓰는 중이면 한 스레드가 자주 밀려나 나머지가 기다리기만 하므로, 1개일 때보다 몇 배 느려집니다
-    (이 강의의 2코어 공유 서버에서 측정: 30배까지). 1분 평균 부하(load average)에서 이 프로세스 몫을 빼 판단합니다.
+    (이 강의의 2코어 공유 서버에서 측정: 30배까지). 시작할 때 1분 평균 부하(load average)로 한 번 판단합니다.
     """
     cores = os.cpu_count() or 1
     others = os.getloadavg()[0] - torch.get_num_threads() if hasattr(os, "getloadavg") else 0.0
@@ -439,18 +442,10 @@ def pick_num_threads() -> int:
     return threads
 
 
-class ThreadAwareBatches(TensorBatches):
-    """에폭을 시작할 때마다(반복을 시작할 때마다) CPU 사정을 보고 스레드 수를 다시 정하는 배치 반복기."""
-
-    def __iter__(self):
-        pick_num_threads()
-        return super().__iter__()
-
-
 def train_cnn(model, train_xy, val_xy, *, epochs: int, lr: float, batch_size: int, augment: bool,
               seed: int, device, run=None, resume: bool = False, checkpoint_extra=None, name: str = ""):
     """하나의 학습 레시피를 모든 실험(본 학습, 증강 비교, 전이 학습)이 함께 씁니다."""
-    train = ThreadAwareBatches(*train_xy, batch_size, shuffle=True, seed=seed,
+    train = TensorBatches(*train_xy, batch_size, shuffle=True, seed=seed,
                           transform=BatchTransform(augment=augment, seed=seed, channels_last=True))
     val = TensorBatches(*val_xy, 1000, transform=BatchTransform(channels_last=True)) if val_xy else None
     optimizer, scheduler = make_optimizer(model, lr, epochs, len(train))
@@ -563,31 +558,12 @@ def compare_augmentation(data: ImageData, val_xy, args, device, widths, size: in
 
 
 # 8. 전이 학습: 사전 학습한 특징을 적은 라벨로 미세 조정 --------------------------------
-def resnet18_weights_path() -> Path:
-    """torch.hub가 가중치를 보관하는 곳 (~/.cache/torch/hub/checkpoints/). 네트워크는 쓰지 않습니다."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(RESNET18_URL).name
-
-
-def fetch_resnet18_weights() -> bool:
-    """ImageNet으로 학습한 ResNet-18 가중치를 짧은 시간 제한으로 받아 보고, 해시 앞부분(f37072fd)을 확인합니다."""
-    dest = resnet18_weights_path()
-    try:
-        print(f"  ResNet-18 가중치 내려받기 시도: {RESNET18_URL}")
-        download_file(RESNET18_URL, dest, checksum=None)
-    except OSError as err:
-        print(f"  실패: {err}")
-        return False
-    if not file_digest(dest, "sha256").startswith(dest.stem.split("-")[-1]):
-        dest.unlink()
-        print("  실패: 가중치 파일의 해시가 맞지 않아 지웠습니다.")
-        return False
-    return True
-
-
 def choose_transfer_path(allow_download: bool) -> str:
     """'imagenet_resnet18' (가중치가 캐시에 있거나 받을 수 있을 때) 또는 'cifar5_standin'."""
-    if resnet18_weights_path().is_file() or (allow_download and fetch_resnet18_weights()):
+    reason = fetch_hub_weights(RESNET18_URL, allow_download)
+    if reason is None:
         return "imagenet_resnet18"
+    print(f"  ImageNet 가중치를 쓸 수 없습니다: {reason}")
     return "cifar5_standin"
 
 
@@ -629,7 +605,7 @@ def imagenet_transfer(data: ImageData, args, device, few_per_class: int, epochs:
     few = few_labels(data.train_x, data.train_y, classes, few_per_class)
     test = take_subset(data.test_x, data.test_y, 2000, seed=args.seed)
     pretrained = resnet18()
-    pretrained.load_state_dict(load_checkpoint(resnet18_weights_path()))
+    pretrained.load_state_dict(load_checkpoint(hub_weights_path(RESNET18_URL)))
     pretrained.fc = nn.Linear(pretrained.fc.in_features, len(classes))   # 1000개 → 10개 클래스 머리만 새로
     torch.manual_seed(args.seed)
     scratch = resnet18(num_classes=len(classes))
@@ -689,7 +665,7 @@ def parse_widths(text: str) -> tuple[int, int, int]:
 
 def build_parser():
     p = make_parser(LESSON, "CNN으로 CIFAR-10 분류: 합성곱·풀링·특성 맵·데이터 증강·전이 학습",
-                    epochs=12, batch_size=512, lr=0.4)
+                    epochs=18, batch_size=512, lr=0.4)
     p.add_argument("--widths", default=DEFAULT_WIDTHS,
                    help=f"세 블록의 채널 수 (기본 {DEFAULT_WIDTHS}; 작게 하면 빠르지만 정확도가 내려감)")
     p.add_argument("--no-tta", action="store_true", help="테스트 때 좌우 뒤집기 평균을 쓰지 않음")
@@ -720,7 +696,7 @@ def main(argv=None):
     print("\n# 2. CIFAR-10 불러오기 (uint8 텐서로 한 번만 디코딩)")
     data, cifar_copy = load_cifar10(args, Path(args.out_dir) / "cache")
     if args.quick:
-        widths, args.epochs = tuple(max(w // 4, 8) for w in widths), QUICK_EPOCHS
+        widths, args.epochs = tuple(max(w // 2, 8) for w in widths), QUICK_EPOCHS
         args.batch_size = min(args.batch_size, QUICK_BATCH)
     val_size = min(VAL_SIZE, len(data.train_y) // 10)
     train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, val_size / len(data.train_y),
@@ -738,7 +714,7 @@ def main(argv=None):
     model = build_model(widths, len(data.classes), run.device)
     summary = layer_summary(model)
     print(f"  계산: {run.device}, channels_last"
-          + (", bfloat16 자동 혼합 정밀도(AMX/AVX512-BF16 CPU)" if model.use_bf16 else ""))
+          + (", bfloat16 자동 혼합 정밀도(AMX CPU)" if model.use_bf16 else ""))
 
     print(f"\n# 5. 본 학습: {args.epochs}에폭, 배치 {args.batch_size}, 최대 학습률 {args.lr}")
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import lesson, read_metrics, run_main
-from utils.data_utils import ImageData
+from utils.data_utils import ImageData, hub_weights_path
 
 L03 = lesson("03_cnn_image_classification")
 NAME = "03_cnn_image_classification"
@@ -202,7 +202,7 @@ def no_network(monkeypatch, tmp_path):
 
 
 def test_transfer_path_without_weights(no_network):
-    assert not L03.resnet18_weights_path().exists()
+    assert not hub_weights_path(L03.RESNET18_URL).exists()
     assert L03.choose_transfer_path(allow_download=False) == "cifar5_standin"
 
 
@@ -211,14 +211,14 @@ def test_transfer_path_failed_download_falls_back(monkeypatch, no_network):
         raise OSError("오프라인")
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     assert L03.choose_transfer_path(allow_download=True) == "cifar5_standin"
-    assert not L03.resnet18_weights_path().exists()
+    assert not hub_weights_path(L03.RESNET18_URL).exists()
 
 
 def test_imagenet_path_with_cached_weights(no_network):
     """캐시에 가중치 파일이 있으면 ResNet-18 경로를 고르고, 미세 조정 vs 처음부터가 돌아갑니다."""
     from torchvision.models import resnet18
 
-    path = L03.resnet18_weights_path()
+    path = hub_weights_path(L03.RESNET18_URL)
     path.parent.mkdir(parents=True)
     torch.save(resnet18().state_dict(), path)   # 진짜 ImageNet 가중치 대신 같은 모양의 무작위 가중치
     assert L03.choose_transfer_path(allow_download=True) == "imagenet_resnet18"

@@ -411,3 +411,20 @@ def test_figures_render_hangul_without_missing_glyphs(tmp_path):
         assert path.stat().st_size > 1000
     import matplotlib.pyplot as plt
     assert plt.rcParams["font.family"] == [vis.KOREAN_FONT]
+
+
+def test_fetch_hub_weights_checks_hash_prefix_and_cache(http_server, tmp_path, monkeypatch):
+    import hashlib
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "허브"))
+    data = b"pretrained weights"
+    good_name = f"net-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    _Handler.files.update({f"/{good_name}": data, "/net-00000000.pth": data})
+    assert "--no-download" in du.fetch_hub_weights(f"{http_server}/{good_name}", allow_download=False)
+    assert du.fetch_hub_weights(f"{http_server}/{good_name}", allow_download=True) is None
+    assert du.hub_weights_path(good_name).read_bytes() == data
+    # 이름의 해시와 내용이 다르면 지우고 이유를 돌려줍니다
+    assert "해시" in du.fetch_hub_weights(f"{http_server}/net-00000000.pth", allow_download=True)
+    assert not du.hub_weights_path("net-00000000.pth").exists()
+    # 캐시에 있으면 네트워크 없이 바로 사용
+    server_gone = f"http://127.0.0.1:9/{good_name}"
+    assert du.fetch_hub_weights(server_gone, allow_download=True) is None

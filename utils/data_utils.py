@@ -87,6 +87,33 @@ def download_file(url: str, dest: Path, checksum: str | None, algorithm: str = "
         tmp.unlink(missing_ok=True)
 
 
+def hub_weights_path(url: str) -> Path:
+    """torch.hub 가 사전 학습 가중치를 보관하는 곳 (~/.cache/torch/hub/checkpoints/<파일 이름>)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def fetch_hub_weights(url: str, allow_download: bool) -> str | None:
+    """사전 학습 가중치를 캐시에서 찾거나 짧은 시간 제한으로 받아 둡니다. 성공하면 None, 아니면 한국어 이유.
+
+    파일 이름 끝의 해시 앞부분(torch.hub 관례: resnet18-f37072fd.pth)을 sha256 과 맞춰 봅니다.
+    라이브러리가 스스로 받게 두면 오프라인에서 오래 멈출 수 있어, 시간 제한이 있는 내려받기를 먼저 합니다.
+    """
+    dest = hub_weights_path(url)
+    if dest.is_file():
+        return None
+    if not allow_download:
+        return f"가중치가 캐시에 없고 --no-download 입니다 ({dest})"
+    try:
+        print(f"  사전 학습 가중치 내려받기 시도: {url}")
+        download_file(url, dest, checksum=None)
+    except (OSError, ValueError) as err:
+        return f"가중치를 받을 수 없습니다 ({err}); 인터넷이 되는 곳에서 한 번 실행하면 {dest} 에 저장됩니다"
+    if not file_digest(dest, "sha256").startswith(dest.stem.split("-")[-1]):
+        dest.unlink()
+        return "내려받은 가중치 파일의 해시가 맞지 않아 지웠습니다"
+    return None
+
+
 def fetch_verified(candidates: list[str], dest: Path, checksum: str | None, algorithm: str = "md5") -> bool:
     """이미 검증된 파일이 있으면 True. 없으면 후보 URL을 차례로 시도합니다. 모두 실패하면 False."""
     if dest.is_file() and (checksum is None or file_digest(dest, algorithm) == checksum):
