@@ -27,6 +27,7 @@ MEASUREMENT_NOTE = (
     "시간(`wall_seconds`)은 레슨이 시작한 때(라이브러리 import 직후)부터 끝까지의 벽시계 시간입니다 "
     "(import 는 이 기계에서 3~5초 더 걸립니다).")
 FIGURES_DIR = DOCS / "figures"
+NOTES_DIR = DOCS / "notes"
 RUNS_DIR = DOCS.parent / "runs"
 FIGURE_SUFFIXES = (".png", ".gif")
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -99,8 +100,12 @@ def render() -> str:
     lines += ["", "## 레슨별 전체 지표", "", *details, "", "## 그림", ""]
     for lesson in LESSONS:
         figures = sorted(p for p in (FIGURES_DIR / lesson).glob("*") if p.suffix in FIGURE_SUFFIXES)
+        note = NOTES_DIR / f"{lesson}.md"   # 사람이 그림을 보고 쓴 관찰 (선택)
         if figures:
-            lines += [f"### {lesson}", "", *(f"![{p.stem}](figures/{lesson}/{p.name})" for p in figures), ""]
+            lines += [f"### {lesson}", ""]
+            if note.is_file():
+                lines += [note.read_text(encoding="utf-8").strip(), ""]
+            lines += [*(f"![{p.stem}](figures/{lesson}/{p.name})" for p in figures), ""]
     return "\n".join(lines)
 
 
