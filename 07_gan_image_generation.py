@@ -799,9 +799,8 @@ def main(argv=None):
     generator.cpu().eval()
     plot_gan_history(history, run.path("gan_curves.png"))
     n_frames = save_training_gif(run.path("grids"), run.path("training.gif"))
-    final = torch.from_numpy(image_grid(generate(generator, fixed_z.cpu())))
-    plot_image_grid(final.permute(2, 0, 1).unsqueeze(0), [""], run.path("final_grid.png"),
-                    title=f"{epochs}에폭 후 생성 이미지 (고정 잠재 벡터 64개)", ncols=1)
+    plot_image_grid(to_uint8(generate(generator, fixed_z.cpu())), [""] * len(fixed_z), run.path("final_grid.png"),
+                    title=f"{epochs}에폭 후 생성 이미지 (고정 잠재 벡터 64개)", ncols=8)
     print(f"  에폭별 격자 {n_frames}장 → {run.path('training.gif')}")
 
     print("\n# 5. 모드 붕괴: 원 위의 가우시안 8개")

@@ -29,7 +29,7 @@ MEASUREMENT_NOTE = (
 FIGURES_DIR = DOCS / "figures"
 NOTES_DIR = DOCS / "notes"
 RUNS_DIR = DOCS.parent / "runs"
-FIGURE_SUFFIXES = (".png", ".gif")
+FIGURE_SUFFIXES = (".png",)  # GIF 애니메이션은 수 MB라 runs/ 에만 둡니다
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 LESSONS = ["01_pytorch_basics", "02_neural_networks", "03_cnn_image_classification",
            "04_rnn_text_classification", "05_lstm_sequence_prediction", "06_yolo_object_detection",
