@@ -274,24 +274,22 @@ def build_dcgan(channels: int, image_size: int, width: int) -> tuple[Generator, 
     return generator, discriminator
 
 
+def print_shapes(title: str, net: nn.Module, x: torch.Tensor, layer_type: type) -> None:
+    """x 를 층마다 통과시키며 layer_type 층 뒤의 출력 모양과 전체 파라미터 수를 출력합니다."""
+    print(title)
+    with torch.no_grad():
+        for layer in net.net:
+            x = layer(x)
+            if isinstance(layer, layer_type):
+                print(f"  {type(layer).__name__:<16} → {tuple(x.shape[1:])}")
+    print(f"  파라미터 수: {count_parameters(net):,}")
+
+
 def describe_models(generator: nn.Module, discriminator: nn.Module, image_shape: tuple) -> None:
     """층마다 출력 모양을 따라가며 보여 줍니다: 생성자는 키우고, 판별자는 줄입니다."""
-    print("\n[생성자] 잠재 벡터 → 이미지")
-    x = torch.zeros(2, generator.latent_dim, 1, 1)
-    with torch.no_grad():
-        for layer in generator.net:
-            x = layer(x)
-            if isinstance(layer, nn.ConvTranspose2d):
-                print(f"  {type(layer).__name__:<16} → {tuple(x.shape[1:])}")
-    print(f"  파라미터 수: {count_parameters(generator):,}")
-    print("[판별자] 이미지 → 진짜일 로짓")
-    x = torch.zeros(2, *image_shape)
-    with torch.no_grad():
-        for layer in discriminator.net:
-            x = layer(x)
-            if isinstance(layer, nn.Conv2d):
-                print(f"  {type(layer).__name__:<16} → {tuple(x.shape[1:])}")
-    print(f"  파라미터 수: {count_parameters(discriminator):,}")
+    print_shapes("\n[생성자] 잠재 벡터 → 이미지", generator, torch.zeros(2, generator.latent_dim, 1, 1),
+                 nn.ConvTranspose2d)
+    print_shapes("[판별자] 이미지 → 진짜일 로짓", discriminator, torch.zeros(2, *image_shape), nn.Conv2d)
 
 
 # ---------------------------------------------------------------------------
