@@ -206,10 +206,10 @@ def read_jpeg_folder(root: Path, per_class: tuple[int, int] | None, cache_dir: P
     cache = cache_dir / f"cifar10_jpeg_{len(train_paths)}_{len(test_paths)}.pt"  # 파일 수가 바뀌면 새 캐시
     if per_class is None and cache.is_file():
         try:
-            state = torch.load(cache, weights_only=True)
+            state = load_checkpoint(cache)
             print(f"  디코딩해 둔 캐시를 씁니다: {cache}")
             return state["train_x"], train_y, state["test_x"], test_y
-        except Exception:  # 깨진 캐시는 무시하고 다시 디코딩
+        except (CourseError, KeyError):  # 깨진 캐시는 무시하고 다시 디코딩
             pass
     t0 = time.perf_counter()
     train_x, test_x = decode_jpegs(train_paths), decode_jpegs(test_paths)

@@ -113,7 +113,9 @@ def publish(lesson: str) -> None:
     """보고할 실행(runs/<레슨>/)의 metrics.json 과 그림을 docs/ 로 복사합니다. 예전 그림은 지웁니다."""
     run_dir = RUNS_DIR / lesson
     metrics = run_dir / "metrics.json"
-    if lesson not in LESSONS or not metrics.is_file():
+    if lesson not in LESSONS:
+        raise SystemExit(f"[오류] 모르는 레슨입니다: {lesson} (가능한 값: {', '.join(LESSONS)})")
+    if not metrics.is_file():
         raise SystemExit(f"[오류] {metrics} 가 없습니다. 먼저 python {lesson}.py 를 (전체 데이터로) 실행하세요.")
     shutil.copyfile(metrics, RESULTS_DIR / f"{lesson}.json")
     target = FIGURES_DIR / lesson

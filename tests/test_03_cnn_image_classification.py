@@ -252,3 +252,23 @@ def test_decode_jpegs_matches_pixels_and_names_a_corrupt_file(tmp_path):
     broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
     with pytest.raises(L03.CourseError, match="깨진.jpg"):
         L03.decode_jpegs([good, broken])
+
+
+def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for split in ["train", "test"]:
+        for name in L03.CLASSES_EN:
+            (tmp_path / "cifar10" / split / name).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "cifar10" / split / name / "0.jpg")
+    cache_dir = tmp_path / "캐시"
+    first = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    assert "캐시" not in capsys.readouterr().out
+    second = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    assert "디코딩해 둔 캐시를 씁니다" in capsys.readouterr().out
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    for cache in cache_dir.glob("*.pt"):
+        cache.write_bytes(b"broken")
+    third = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    assert "캐시를 씁니다" not in capsys.readouterr().out
+    assert all(torch.equal(a, b) for a, b in zip(first, third))
