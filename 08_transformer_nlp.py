@@ -36,7 +36,6 @@ import argparse
 import gzip
 import itertools
 import math
-import os
 import random
 import sys
 import time
@@ -50,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.data_utils import fetch_verified, locate_dataset, resolve_data_dir
-from utils.model_utils import (CourseError, choose_device, count_parameters, evaluate, lesson_main,
+from utils.model_utils import (CourseError, choose_device, count_parameters, cpu_threads, evaluate, lesson_main,
                                load_checkpoint, make_parser, positive_int, save_checkpoint,
                                set_seed, start_run, train_one_epoch)
 from utils.visualization import new_figure, save_figure
@@ -838,17 +837,6 @@ def print_examples(pairs, hyps, n: int = 6) -> list[dict]:
     return rows
 
 
-def choose_threads(requested: int | None) -> int:
-    """CPU가 이미 다른 작업으로 바쁘면 스레드 여러 개가 서로를 기다리느라 오히려 몇 배 느려집니다
-    (2코어·부하 10에서 측정: 2스레드가 1스레드보다 4배 느림). 그럴 때는 1개만 씁니다."""
-    cores = os.cpu_count() or 1
-    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * cores
-    threads = requested or (1 if busy else torch.get_num_threads())
-    torch.set_num_threads(threads)
-    print(f"  CPU 스레드: {threads}" + (" (다른 작업으로 CPU가 바빠 1개만 사용)" if busy and not requested else ""))
-    return threads
-
-
 def parse_args(argv):
     """옵션끼리의 조건도 학습을 시작하기 전에 확인합니다 (한참 뒤 트레이스백으로 멈추지 않게)."""
     parser = build_parser()
@@ -866,12 +854,8 @@ def main(argv=None):
     if args.translate is not None or args.translate_file is not None:
         return translate_mode(args)
     run = start_run(LESSON, args, argv)
-    previous_threads = torch.get_num_threads()
-    choose_threads(args.threads)
-    try:
+    with cpu_threads(args.threads):
         return train_and_evaluate(args, run)
-    finally:
-        torch.set_num_threads(previous_threads)  # 같은 프로세스의 다른 코드에 영향을 남기지 않음
 
 
 def train_and_evaluate(args, run) -> int:

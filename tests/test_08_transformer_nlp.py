@@ -16,7 +16,7 @@ NAME = "08_transformer_nlp"
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """공유된 2코어에서는 스레드 1개가 훨씬 빠르고 안정적입니다 (레슨의 choose_threads 참고)."""
+    """공유된 2코어에서는 스레드 1개가 훨씬 빠르고 안정적입니다 (utils.model_utils.cpu_threads 참고)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

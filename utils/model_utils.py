@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -131,6 +132,26 @@ def choose_device(name: str = "auto") -> torch.device:
         print(f"[알림] --device {name} 를 요청했지만 이 컴퓨터에서 쓸 수 없습니다. CPU로 계속합니다.")
         return torch.device("cpu")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def cpu_threads(requested: int | None):
+    """CPU 스레드 수를 정해 두고, 끝나면 원래 값으로 돌려놓습니다 (--threads 옵션).
+
+    요청이 없을 때: 다른 작업으로 CPU가 이미 바쁘면(1분 평균 부하 > 코어 수의 절반) 1개만 씁니다.
+    연산 하나를 여러 스레드가 나눠 계산하면 매 연산 끝에 서로를 기다리는데, 코어를 나눠 쓰는 중이면
+    한 스레드가 자주 밀려나 나머지가 기다리기만 합니다 (2코어·부하 10에서 측정: 2스레드가 1스레드보다 4배 느림).
+    """
+    previous = torch.get_num_threads()
+    cores = os.cpu_count() or 1
+    busy = requested is None and hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * cores
+    threads = requested or (1 if busy else previous)
+    torch.set_num_threads(threads)
+    print(f"  CPU 스레드: {threads}" + (" (다른 작업으로 CPU가 바빠 1개만 사용; --threads 로 지정 가능)" if busy else ""))
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)  # 같은 프로세스의 다른 코드(테스트 등)에 영향을 남기지 않음
 
 
 def describe_machine(device: torch.device) -> str:
