@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from utils.data_utils import resolve_data_dir
 
-LESSONS = ["01_pytorch_basics", "02_neural_networks", "03_cnn_image_classification",
-           "04_rnn_text_classification", "05_lstm_sequence_prediction", "06_yolo_object_detection",
-           "07_gan_image_generation", "08_transformer_nlp"]
+# 저장소 맨 위의 "두 자리 번호_이름.py" 파일이 곧 레슨 목록입니다 (목록을 따로 적어 두지 않음).
+LESSONS = sorted(p.stem for p in Path(__file__).resolve().parent.glob("[0-9][0-9]_*.py"))
 
 
 def main(argv=None) -> int:

@@ -39,3 +39,14 @@ def test_results_md_is_rendered_from_records():
     import render_results
 
     assert render_results.main(["--check"]) == 0
+
+
+def test_every_lesson_has_targets_and_is_downloadable():
+    """레슨 목록은 파일에서 나옵니다: 목표 표(render_results)와 강사용 download_data 가 같은 8개를 알아야 합니다."""
+    sys.path.insert(0, str(DOCS))
+    import render_results
+    import download_data
+
+    files = sorted(p.stem for p in DOCS.parent.glob("[0-9][0-9]_*.py"))
+    assert len(files) == 8
+    assert render_results.LESSONS == files == download_data.LESSONS
