@@ -272,3 +272,38 @@ def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
     third = L03.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "캐시를 씁니다" not in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(first, third))
+
+
+def test_jpeg_cache_notices_a_replaced_file(tmp_path, capsys):
+    """파일 수가 같아도 내용(크기·수정 시각)이 바뀌면 옛 캐시를 쓰지 않고 다시 디코딩합니다."""
+    rng = np.random.default_rng(1)
+    for split in ["train", "test"]:
+        for name in L03.CLASSES_EN:
+            (tmp_path / "cifar10" / split / name).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "cifar10" / split / name / "0.jpg")
+    cache_dir = tmp_path / "cache"
+    L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    replaced = tmp_path / "cifar10" / "train" / "cat" / "0.jpg"
+    new_pixels = np.full((32, 32, 3), 200, dtype=np.uint8)
+    Image.fromarray(new_pixels).save(replaced, quality=100)
+    capsys.readouterr()
+    train_x, train_y, _, _ = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    assert "캐시를 씁니다" not in capsys.readouterr().out
+    cat = L03.CLASSES_EN.index("cat")
+    assert abs(train_x[train_y == cat].float().mean().item() - 200) < 2
+
+
+def test_test_time_augment_averages_the_flipped_and_shifted_views():
+    """TTA 의 여섯 모습(원본·1픽셀 이동 2개, 각각 좌우 뒤집기)과 가중치를 손으로 계산한 값과 비교합니다."""
+    class PixelProbe(torch.nn.Module):   # 로짓 = (1,1) 위치의 픽셀 값: 어떤 모습이 들어왔는지 드러납니다
+        def forward(self, x):
+            return x[:, 0, 1, 1:2]
+
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6)
+    got = L03.TestTimeAugment(PixelProbe())(x)
+    c, w = x[:, 0], 6
+    expected = (0.5 * (c[:, 1, 1] + c[:, 1, w - 2]) / 2          # 원본과 뒤집기
+                + 0.25 * (c[:, 0, 0] + c[:, 0, w - 3]) / 2       # 자르는 창을 왼쪽 위로 1픽셀 (+ 뒤집기)
+                + 0.25 * (c[:, 2, 2] + c[:, 2, w - 1]) / 2)      # 자르는 창을 오른쪽 아래로 1픽셀 (+ 뒤집기)
+    assert torch.allclose(got[:, 0], expected)

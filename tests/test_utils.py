@@ -428,3 +428,26 @@ def test_fetch_hub_weights_checks_hash_prefix_and_cache(http_server, tmp_path, m
     # 캐시에 있으면 네트워크 없이 바로 사용
     server_gone = f"http://127.0.0.1:9/{good_name}"
     assert du.fetch_hub_weights(server_gone, allow_download=True) is None
+
+
+# --- CPU 스레드 수 ------------------------------------------------------------------
+@pytest.mark.parametrize("load, expected", [(0.3, "previous"), (1.4, "previous"), (2.5, 1)])
+def test_cpu_threads_drops_to_one_only_when_all_cores_are_busy(monkeypatch, load, expected):
+    """부하 평균이 코어 수 이상일 때만 1개로 내리고, 끝나면 원래 스레드 수로 돌려놓습니다."""
+    monkeypatch.setattr(mu.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(mu.os, "getloadavg", lambda: (load, load, load))
+    previous = torch.get_num_threads()
+    with mu.cpu_threads(None) as threads:
+        assert threads == (previous if expected == "previous" else expected)
+        assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == previous
+
+
+def test_cpu_threads_honours_the_request_and_restores(monkeypatch):
+    monkeypatch.setattr(mu.os, "getloadavg", lambda: (50.0, 50.0, 50.0))   # 바빠도 요청이 우선
+    previous = torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with mu.cpu_threads(3) as threads:
+            assert threads == 3 and torch.get_num_threads() == 3
+            raise RuntimeError("학습 중 오류")
+    assert torch.get_num_threads() == previous

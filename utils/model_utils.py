@@ -138,13 +138,15 @@ def choose_device(name: str = "auto") -> torch.device:
 def cpu_threads(requested: int | None):
     """CPU 스레드 수를 정해 두고, 끝나면 원래 값으로 돌려놓습니다 (--threads 옵션).
 
-    요청이 없을 때: 다른 작업으로 CPU가 이미 바쁘면(1분 평균 부하 > 코어 수의 절반) 1개만 씁니다.
+    요청이 없을 때: 다른 작업이 이미 코어를 모두 차지하고 있으면(1분 평균 부하 ≥ 코어 수) 1개만 씁니다.
     연산 하나를 여러 스레드가 나눠 계산하면 매 연산 끝에 서로를 기다리는데, 코어를 나눠 쓰는 중이면
     한 스레드가 자주 밀려나 나머지가 기다리기만 합니다 (2코어·부하 10에서 측정: 2스레드가 1스레드보다 4배 느림).
+    반대로 방금 끝난 작업 때문에 부하 평균만 조금 남은 경우(2코어·부하 1.4)에 1개로 내리면 두 배 가까이 느려지므로
+    (레슨 03에서 측정: 에폭 82초 → 148초) 코어가 모두 찬 경우에만 내립니다.
     """
     previous = torch.get_num_threads()
     cores = os.cpu_count() or 1
-    busy = requested is None and hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * cores
+    busy = requested is None and hasattr(os, "getloadavg") and os.getloadavg()[0] >= cores
     threads = requested or (1 if busy else previous)
     torch.set_num_threads(threads)
     print(f"  CPU 스레드: {threads}" + (" (다른 작업으로 CPU가 바빠 1개만 사용; --threads 로 지정 가능)" if busy else ""))
