@@ -138,7 +138,7 @@ def test_quick_run_on_real_cifar(quick_real):
     assert m["n_test"] == 500 and m["n_train"] == 1800
     assert m["metrics"]["cifar_copy"] in ("official", "jpeg")
     assert m["metrics"]["transfer_path"] in ("imagenet_resnet18", "cifar5_standin")
-    _check_quick_outputs(out, m, accuracy_floor=0.2)    # 우연(0.10)의 두 배 (1,800장 × 4에폭에서 약 0.29)
+    _check_quick_outputs(out, m, accuracy_floor=0.2)    # 우연(0.10)의 두 배 (1,800장 × 4에폭에서 측정 0.38)
 
 
 def _check_quick_outputs(out, m, accuracy_floor):
