@@ -44,8 +44,8 @@ from torch import nn
 from utils.data_utils import (ImageData, TensorBatches, fetch_hub_weights, fetch_verified, hub_weights_path,
                               load_user_images, locate_dataset, resolve_data_dir, safe_extract_tar,
                               split_train_val, take_subset)
-from utils.model_utils import (CourseError, count_parameters, cpu_threads, evaluate, fit, lesson_main,
-                               load_checkpoint, make_parser, positive_int, print_predictions, save_checkpoint,
+from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, evaluate, fit,
+                               lesson_main, load_checkpoint, make_parser, print_predictions, save_checkpoint,
                                start_run)
 from utils.visualization import (confusion_matrix, new_figure, plot_bars, plot_confusion_matrix,
                                  plot_image_grid, plot_learning_curves, save_figure)
@@ -675,8 +675,7 @@ def build_parser():
                     epochs=18, batch_size=128, lr=0.2)
     p.add_argument("--widths", default=DEFAULT_WIDTHS,
                    help=f"세 블록의 채널 수 (기본 {DEFAULT_WIDTHS}; 작게 하면 빠르지만 정확도가 내려감)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU 스레드 수 (기본: 다른 프로그램이 CPU를 많이 쓰면 1, 아니면 PyTorch 기본값)")
+    add_threads_option(p)
     p.add_argument("--no-tta", action="store_true", help="테스트 시 증강(뒤집기·1픽셀 이동 평균)을 쓰지 않음")
     p.add_argument("--predict", nargs="+", metavar="IMAGE",
                    help="저장된 모델로 사진 파일(또는 폴더)을 분류 (--quick과 함께 쓰면 quick 체크포인트 사용)")

@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.data_utils import fetch_verified, locate_dataset, resolve_data_dir
-from utils.model_utils import (CourseError, choose_device, count_parameters, cpu_threads, evaluate, lesson_main,
-                               load_checkpoint, make_parser, positive_int, save_checkpoint,
+from utils.model_utils import (CourseError, add_threads_option, choose_device, count_parameters, cpu_threads,
+                               evaluate, lesson_main, load_checkpoint, make_parser, positive_int, save_checkpoint,
                                set_seed, start_run, train_one_epoch)
 from utils.visualization import new_figure, save_figure
 
@@ -822,8 +822,7 @@ def build_parser():
     p.add_argument("--post-norm", action="store_true", help="프리-노름 대신 원 논문의 포스트-노름")
     p.add_argument("--beam", type=positive_int, default=5, help="빔 크기 (1 = 탐욕 디코딩, 기본 5)")
     p.add_argument("--train-limit", type=positive_int, default=None, help="학습 문장 쌍을 앞에서 N개만 (빠른 실험용)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU 스레드 수 (기본: 다른 프로그램이 CPU를 많이 쓰면 1, 아니면 PyTorch 기본값)")
+    add_threads_option(p)
     p.add_argument("--translate", metavar="문장", help="저장된 모델로 독일어 문장 하나를 번역")
     p.add_argument("--translate-file", metavar="파일", help="한 줄에 한 문장씩 번역해 표준 출력으로")
     return p

@@ -254,13 +254,18 @@ def test_decode_jpegs_matches_pixels_and_names_a_corrupt_file(tmp_path):
         L03.decode_jpegs([good, broken])
 
 
-def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
-    rng = np.random.default_rng(0)
+def write_jpeg_folder(root, seed: int) -> None:
+    """root/cifar10/{train,test}/<클래스>/0.jpg: 클래스마다 무작위 JPEG 한 장씩 (prepare.py 와 같은 배치)."""
+    rng = np.random.default_rng(seed)
     for split in ["train", "test"]:
         for name in L03.CLASSES_EN:
-            (tmp_path / "cifar10" / split / name).mkdir(parents=True)
+            (root / "cifar10" / split / name).mkdir(parents=True)
             Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "cifar10" / split / name / "0.jpg")
+                root / "cifar10" / split / name / "0.jpg")
+
+
+def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
+    write_jpeg_folder(tmp_path, seed=0)
     cache_dir = tmp_path / "캐시"
     first = L03.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "캐시" not in capsys.readouterr().out
@@ -276,12 +281,7 @@ def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
 
 def test_jpeg_cache_notices_a_replaced_file(tmp_path, capsys):
     """파일 수가 같아도 내용(크기·수정 시각)이 바뀌면 옛 캐시를 쓰지 않고 다시 디코딩합니다."""
-    rng = np.random.default_rng(1)
-    for split in ["train", "test"]:
-        for name in L03.CLASSES_EN:
-            (tmp_path / "cifar10" / split / name).mkdir(parents=True)
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "cifar10" / split / name / "0.jpg")
+    write_jpeg_folder(tmp_path, seed=1)
     cache_dir = tmp_path / "cache"
     L03.read_jpeg_folder(tmp_path, None, cache_dir)
     replaced = tmp_path / "cifar10" / "train" / "cat" / "0.jpg"

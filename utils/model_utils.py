@@ -134,6 +134,12 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """--threads: 큰 모델을 학습하는 레슨(03, 08)만 붙이는 옵션. 값은 cpu_threads 가 씁니다."""
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU 스레드 수 (기본: 다른 작업이 코어를 모두 쓰고 있으면 1, 아니면 PyTorch 기본값)")
+
+
 @contextlib.contextmanager
 def cpu_threads(requested: int | None):
     """CPU 스레드 수를 정해 두고, 끝나면 원래 값으로 돌려놓습니다 (--threads 옵션).
