@@ -104,6 +104,32 @@ def test_crop_and_flip_move_pixels_but_keep_content():
         assert shifts
 
 
+
+def test_progressive_resize_shrinks_only_the_first_epochs_and_survives_resume():
+    """앞 low_res_epochs 에폭만 24×24, 그다음은 32×32. 에폭은 스케줄러 단계 수로 세므로 재개 후에도 맞습니다."""
+    x, y = torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8), torch.arange(20)
+    batches = L03.TensorBatches(x, y, 8, shuffle=True, transform=L03.BatchTransform(channels_last=True))
+    model = torch.nn.Linear(1, 1)
+    optimizer, scheduler = L03.make_optimizer(model, 0.1, epochs=4, steps_per_epoch=len(batches))
+    train = L03.ProgressiveResize(batches, scheduler, low_res_epochs=2)
+
+    def one_epoch():
+        sizes, labels = set(), []
+        for xb, yb in train:
+            sizes.add(tuple(xb.shape[2:]))
+            assert xb.is_contiguous(memory_format=torch.channels_last)
+            labels += yb.tolist()
+            optimizer.step()
+            scheduler.step()
+        assert sorted(labels) == y.tolist()     # 크기만 바뀌고 라벨은 그대로
+        return sizes
+
+    assert [one_epoch() for _ in range(3)] == [{(24, 24)}, {(24, 24)}, {(32, 32)}]
+    # --resume: 새 스케줄러에 저장된 상태를 불러오면 세 번째 에폭부터 이어지므로 곧바로 32×32
+    _, resumed = L03.make_optimizer(model, 0.1, epochs=4, steps_per_epoch=len(batches))
+    resumed.load_state_dict(scheduler.state_dict())
+    assert {tuple(xb.shape[2:]) for xb, _ in L03.ProgressiveResize(batches, resumed, 2)} == {(32, 32)}
+
 def test_model_shapes_and_summary(capsys):
     model = L03.CifarCNN((8, 16, 16), n_classes=10)
     assert model(torch.zeros(3, 3, 32, 32)).shape == (3, 10)
