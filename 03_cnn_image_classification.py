@@ -27,7 +27,7 @@
   python 03_cnn_image_classification.py --predict 사진.jpg  # 저장된 모델로 내 사진 분류 (상위 3개)
   python 03_cnn_image_classification.py --epochs 20 --widths 96,384,384   # GPU에서 더 길게 (93% 이상 목표)
 
-예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 전체 실행 약 28~29분, --quick 은 20초 안팎.
+예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 전체 실행 약 29분, --quick 은 20초 안팎.
 """
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ QUICK_EPOCHS, QUICK_BATCH = 4, 64   # --quick 본 학습: 1에폭(15단계)으�
 # 증강 on/off 비교 예산: 적은 이미지를 여러 번 볼수록 외워 버리는(과적합) 쪽이 드러납니다. 같은 계산량으로
 # 이 CPU에서 잰 값: 2,500장×24에폭 증강 있음 0.676 / 없음 0.616, 10,000장×6에폭 0.707 / 0.714 (차이 없음).
 COMPARE_SIZE, COMPARE_EPOCHS = 2500, 24
+COMPARE_VAL_SIZE = 1000   # 비교 실험의 검증 곡선은 검증 세트 앞 1,000장으로 (에폭마다 재므로 시간을 아낌)
 PRETRAIN_SIZE, PRETRAIN_EPOCHS = 10000, 5  # 전이 학습 대체 경로: 앞 5개 클래스로 사전 학습
 FEW_PER_CLASS, FINETUNE_EPOCHS = 100, 20   # 뒤 5개 클래스에서 클래스마다 100장만 라벨이 있다고 가정
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
@@ -322,6 +323,11 @@ def show_augmentations(image: torch.Tensor, path: Path, seed: int) -> Path:
                            title=f"데이터 증강: 무작위 자르기(최대 {CROP_PAD}픽셀 이동) + 좌우 뒤집기", ncols=8)
 
 
+def low_res_epochs(epochs: int) -> int:
+    """학습 앞쪽에서 LOW_RES 로 줄여 학습하는 에폭 수."""
+    return int(epochs * LOW_RES_FRACTION)
+
+
 class ProgressiveResize:
     """점진적 해상도(progressive resizing): 학습 앞부분은 이미지를 32→24로 줄여 빠르게, 뒷부분은 원래 크기로.
 
@@ -486,7 +492,7 @@ def train_cnn(model, train_xy, val_xy, *, epochs: int, lr: float, batch_size: in
                             transform=BatchTransform(augment=augment, seed=seed, channels_last=True))
     val = TensorBatches(*val_xy, 1000, transform=BatchTransform(channels_last=True)) if val_xy else None
     optimizer, scheduler = make_optimizer(model, lr, epochs, len(batches))
-    train = ProgressiveResize(batches, scheduler, low_res_epochs=int(epochs * LOW_RES_FRACTION))
+    train = ProgressiveResize(batches, scheduler, low_res_epochs(epochs))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)  # 정답에 0.8, 나머지에 고르게 0.2
     return fit(model, train, val, loss_fn, optimizer, device, epochs, scheduler=scheduler, run=run,
                resume=resume, checkpoint_extra=checkpoint_extra, name=name)
@@ -760,7 +766,8 @@ def train_and_report(args, run, widths):
     print(f"  계산: {run.device}, channels_last"
           + (", bfloat16 자동 혼합 정밀도(AMX CPU)" if model.use_bf16 else ""))
 
-    print(f"\n# 5. 본 학습: {args.epochs}에폭 (앞 {int(args.epochs * LOW_RES_FRACTION)}에폭은 {LOW_RES}×{LOW_RES}),"
+    n_low_res = low_res_epochs(args.epochs)
+    print(f"\n# 5. 본 학습: {args.epochs}에폭 (앞 {n_low_res}에폭은 {LOW_RES}×{LOW_RES}),"
           f" 배치 {args.batch_size}, 최대 학습률 {args.lr}")
     t0 = time.perf_counter()
     history = train_cnn(model, (train_x, train_y), (val_x, val_y), epochs=args.epochs, lr=args.lr,
@@ -772,7 +779,8 @@ def train_and_report(args, run, widths):
     print(f"  테스트 정확도: {plain['accuracy']:.4f}"
           + ("" if args.no_tta else f" → 뒤집기·이동 평균(TTA) {test['accuracy']:.4f}")
           + f"  (학습 {train_seconds / 60:.1f}분, 시작부터 {run.elapsed() / 60:.1f}분)")
-    plot_learning_curves({"CNN": history}, run.path("learning_curves.png"), title="CIFAR-10 CNN 학습 곡선")
+    plot_learning_curves({"CNN": history}, run.path("learning_curves.png"),
+                         title=f"CIFAR-10 CNN 학습 곡선 (앞 {n_low_res}에폭은 {LOW_RES}×{LOW_RES}로 학습, 검증은 32×32)")
     cm = confusion_matrix(test["targets"], test["predictions"], len(data.classes))
     plot_confusion_matrix(cm, data.classes, run.path("confusion_matrix.png"), title="CIFAR-10 혼동 행렬")
     show_mistakes(data, test, run.path("mistakes.png"))
@@ -784,7 +792,8 @@ def train_and_report(args, run, widths):
 
     print("\n# 7. 데이터 증강의 효과 (같은 모델·같은 예산, 증강만 on/off)")
     small = widths if args.quick else tuple(w // 2 for w in widths)
-    aug = compare_augmentation(data, (train_x, train_y), (val_x, val_y), args, run.device, small,
+    aug = compare_augmentation(data, (train_x, train_y), (val_x[:COMPARE_VAL_SIZE], val_y[:COMPARE_VAL_SIZE]),
+                               args, run.device, small,
                                size=min(COMPARE_SIZE, len(train_y)), epochs=1 if args.quick else COMPARE_EPOCHS)
     plot_learning_curves(aug.pop("histories"), run.path("augmentation_compare.png"),
                          title="데이터 증강 있음 vs 없음 (같은 예산)")
