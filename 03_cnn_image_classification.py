@@ -792,9 +792,8 @@ def train_and_report(args, run, widths):
     show_grad_cam(model, data, run.path("grad_cam.png"), run.device)
 
     print("\n# 7. 데이터 증강의 효과 (같은 모델·같은 예산, 증강만 on/off)")
-    small = SMALL_WIDTHS
     aug = compare_augmentation(data, (train_x, train_y), (val_x[:COMPARE_VAL_SIZE], val_y[:COMPARE_VAL_SIZE]),
-                               args, run.device, small,
+                               args, run.device, SMALL_WIDTHS,
                                size=min(COMPARE_SIZE, len(train_y)), epochs=1 if args.quick else COMPARE_EPOCHS)
     plot_learning_curves(aug.pop("histories"), run.path("augmentation_compare.png"),
                          title="데이터 증강 있음 vs 없음 (같은 예산)")
@@ -808,7 +807,7 @@ def train_and_report(args, run, widths):
     else:
         print("  [경로] ResNet-18 사전 학습 가중치가 없습니다 (오프라인) → 대체 실험: "
               "CIFAR-10 앞 5개 클래스로 사전 학습한 CNN을 뒤 5개 클래스에 미세 조정")
-        transfer = cifar5_transfer(data, args, run.device, small,
+        transfer = cifar5_transfer(data, args, run.device, SMALL_WIDTHS,
                                    pretrain_size=len(train_y) // 2 if args.quick else PRETRAIN_SIZE,
                                    pretrain_epochs=1 if args.quick else PRETRAIN_EPOCHS,
                                    few_per_class=few, epochs=2 if args.quick else FINETUNE_EPOCHS)
@@ -830,7 +829,7 @@ def train_and_report(args, run, widths):
         "forward_mflops": round(2 * sum(r["macs"] for r in summary) / 1e6, 1),
         "bf16_autocast": model.use_bf16,
         "cifar_copy": cifar_copy,
-        "compare_widths": list(small),
+        "compare_widths": list(SMALL_WIDTHS),
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in aug.items()},
         "transfer_path": transfer_path,
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in transfer.items()},

@@ -104,7 +104,6 @@ def test_crop_and_flip_move_pixels_but_keep_content():
         assert shifts
 
 
-
 def test_progressive_resize_shrinks_only_the_first_epochs_and_survives_resume():
     """앞 low_res_epochs 에폭만 24×24, 그다음은 32×32. 에폭은 스케줄러 단계 수로 세므로 재개 후에도 맞습니다."""
     x, y = torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8), torch.arange(20)
@@ -129,6 +128,7 @@ def test_progressive_resize_shrinks_only_the_first_epochs_and_survives_resume():
     _, resumed = L03.make_optimizer(model, 0.1, epochs=4, steps_per_epoch=len(batches))
     resumed.load_state_dict(scheduler.state_dict())
     assert {tuple(xb.shape[2:]) for xb, _ in L03.ProgressiveResize(batches, resumed, 2)} == {(32, 32)}
+
 
 def test_model_shapes_and_summary(capsys):
     model = L03.CifarCNN((8, 16, 16), n_classes=10)
