@@ -1,41 +1,50 @@
-"""01. PyTorch 기초 — 텐서, 자동 미분, 첫 신경망으로 MNIST 손글씨 숫자 분류
+# %% [markdown]
+# # 01. PyTorch 기초 — 텐서, 자동 미분, 첫 신경망으로 MNIST 손글씨 숫자 분류
+#
+# **학습 목표**
+# - 텐서(tensor)를 만들고 모양(shape)·자료형(dtype)·브로드캐스팅·인덱싱·모양 바꾸기를 다룬다.
+# - 자동 미분(autograd)이 계산한 그래디언트(gradient)를 손으로 유도한 값과 비교한다.
+# - `nn.Module` 로 다층 퍼셉트론(MLP)을 만들고 손실 함수(loss function)와 옵티마이저(optimizer)로 학습한다.
+# - SGD와 Adam을 같은 모델에서 비교하고, 혼동 행렬과 틀린 예시로 결과를 읽는다.
+#
+# **데이터셋**: MNIST (28×28 흑백 손글씨 숫자, 학습 60,000장 / 테스트 10,000장, torchvision).
+# 데이터가 없고 내려받을 수도 없으면 scikit-learn에 들어 있는 실제 손글씨 숫자 1,797장(8×8)을
+# 28×28로 키워 대신 씁니다 (결과에 `fallback` 으로 기록).
+#
+# **핵심 개념**: 텐서, 브로드캐스팅, NumPy 연동, 장치(device), 자동 미분, `no_grad`/`detach`, `nn.Module`,
+# 교차 엔트로피 손실, SGD/Adam, 에폭(epoch)·배치(batch), 정확도, 혼동 행렬
+#
+# **실행 방법**
+# ```
+# python 01_pytorch_basics.py                  # 전체 학습 (MNIST)
+# python 01_pytorch_basics.py --quick          # 몇 초 만에 흐름만 확인
+# python 01_pytorch_basics.py --predict 내숫자.png 폴더/   # 저장된 모델로 내 이미지 분류
+# ```
+# 노트북(`notebooks/01_pytorch_basics.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
+#
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 약 30초~1분, `--quick` 은 10초 안팎.
 
-학습 목표
-  - 텐서(tensor)를 만들고 모양(shape)·자료형(dtype)·브로드캐스팅·인덱싱·모양 바꾸기를 다룬다.
-  - 자동 미분(autograd)이 계산한 그래디언트(gradient)를 손으로 유도한 값과 비교한다.
-  - nn.Module로 다층 퍼셉트론(MLP)을 만들고 손실 함수(loss function)와 옵티마이저(optimizer)로 학습한다.
-  - SGD와 Adam을 같은 모델에서 비교하고, 혼동 행렬과 틀린 예시로 결과를 읽는다.
-
-데이터셋
-  MNIST (28×28 흑백 손글씨 숫자, 학습 60,000장 / 테스트 10,000장, torchvision).
-  데이터가 없고 내려받을 수도 없으면 scikit-learn에 들어 있는 실제 손글씨 숫자 1,797장(8×8)을
-  28×28로 키워 대신 씁니다 (결과에 "fallback"으로 기록).
-
-핵심 개념
-  텐서, 브로드캐스팅, NumPy 연동, 장치(device), 자동 미분, no_grad/detach, nn.Module,
-  교차 엔트로피 손실, SGD/Adam, 에폭(epoch)·배치(batch), 정확도, 혼동 행렬
-
-실행 방법
-  python 01_pytorch_basics.py                  # 전체 학습 (MNIST)
-  python 01_pytorch_basics.py --quick          # 몇 초 만에 흐름만 확인
-  python 01_pytorch_basics.py --predict 내숫자.png 폴더/   # 저장된 모델로 내 이미지 분류
-
-예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 약 1~2분, --quick 은 10초 안팎.
-"""
-from __future__ import annotations
-
+# %%
 import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
-from utils.data_utils import (TensorBatches, download_mnist_raw, load_mnist_family, load_user_images,
-                              split_train_val, take_subset)
-from utils.model_utils import (CourseError, count_parameters, evaluate, fit, lesson_main, load_checkpoint,
-                               make_parser, print_predictions, start_run)
-from utils.visualization import (confusion_matrix, plot_confusion_matrix, plot_image_grid,
-                                 plot_learning_curves)
+from utils.chapter import section, start_chapter
+from utils.data_utils import TensorBatches, load_mnist_family, load_user_images, split_train_val, take_subset
+from utils.model_utils import count_parameters, evaluate, fit, load_checkpoint, make_parser, print_predictions
+from utils.visualization import confusion_matrix, plot_confusion_matrix, plot_image_grid, plot_learning_curves
 
+# %% tags=["parameters"]
+QUICK = False      # True: 작은 부분집합과 1에폭으로 몇 초 만에 흐름만 확인
+DATA_DIR = None    # 데이터 루트 (None: 환경 변수 DL_DATA_DIR, 없으면 ./data)
+OUT_DIR = "runs"   # 그림·체크포인트·metrics.json 을 둘 곳
+
+# %% [markdown]
+# 실행 설정: 스크립트로 실행하면 명령행 옵션(`--quick`, `--epochs` …)을, 노트북에서는 위 매개변수 셀을 씁니다.
+# 시드를 고정하고 장치(CPU/GPU)와 결과 폴더를 정합니다.
+
+# %%
 LESSON = "01_pytorch_basics"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # 학습 세트 전체 픽셀의 평균·표준편차 (널리 쓰는 값)
 HIDDEN = (512, 512)
@@ -43,7 +52,25 @@ QUICK_TRAIN, QUICK_TEST = 3000, 1000
 OPTIMIZER_DEMO_SIZE = 10000  # SGD vs Adam 비교는 작은 부분집합으로 (본 학습에 시간을 남기려고)
 
 
-# 1. 텐서 기본 연산 ------------------------------------------------------------
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "01. PyTorch 기초: 텐서, 자동 미분, MNIST MLP", epochs=12, batch_size=128, lr=2e-3)
+    p.add_argument("--predict", nargs="+", metavar="IMAGE",
+                   help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
+    return p
+
+
+# %%
+if __name__ == "__main__":
+    args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR,
+                              actions={"predict": "predict"})
+
+# %% [markdown]
+# ## 1. 텐서 기본 연산
+# 텐서는 같은 자료형의 숫자를 여러 차원으로 담은 배열입니다. NumPy 배열과 거의 같게 다루지만
+# GPU로 옮길 수 있고 그래디언트를 추적할 수 있다는 점이 다릅니다.
+# **브로드캐스팅**: 모양이 `(2,3)` 인 텐서와 `(3,)` 인 텐서를 더하면 작은 쪽이 행마다 복사된 것처럼 더해집니다.
+
+# %%
 def tensor_basics() -> dict:
     """텐서를 만들고 바꾸는 기본기. 출력과 함께 결과를 돌려줘 테스트가 값을 확인할 수 있게 합니다."""
     a = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])           # 파이썬 리스트 → 텐서
@@ -79,7 +106,19 @@ def move_to_device(device: torch.device) -> torch.Tensor:
     return x
 
 
-# 2. 자동 미분 -----------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("1. 텐서 기본 연산")
+    tensor_basics()
+    move_to_device(run.device)
+
+# %% [markdown]
+# ## 2. 자동 미분(autograd)
+# `requires_grad=True` 인 텐서로 계산하면 PyTorch가 계산 그래프를 기록해 두었다가 `backward()` 에서
+# 연쇄 법칙으로 그래디언트를 구합니다. 예: $z = w\cdot x + b$, $y = z^2$ 이면 $\dfrac{\partial y}{\partial w} = 2z\,x$.
+# 평가할 때처럼 그래디언트가 필요 없으면 `torch.no_grad()` 안에서 계산해 그래프를 만들지 않습니다.
+
+# %%
 def autograd_demo() -> tuple[torch.Tensor, torch.Tensor]:
     """y = sum(w·x + b)^2 의 w에 대한 그래디언트: autograd vs 손으로 유도한 식 2·(w·x+b)·x."""
     x = torch.tensor([1.0, 2.0, 3.0])
@@ -99,7 +138,40 @@ def autograd_demo() -> tuple[torch.Tensor, torch.Tensor]:
     return w.grad.clone(), by_hand
 
 
-# 3. 신경망 정의 (nn.Module) ---------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("2. 자동 미분(autograd)")
+    autograd_demo()
+
+# %% [markdown]
+# ## 3. 데이터 불러오기
+# torchvision 의 MNIST 를 uint8 텐서로 한 번 읽어 메모리에 두고, 배치마다 잘라 씁니다.
+# 픽셀 값은 0~255 → 평균 0, 표준편차 1 근처로 바꿔(`normalize`) 입력 크기를 고르게 합니다.
+
+# %%
+def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8(0~255) → 평균 0, 표준편차 1 근처의 실수. 입력 크기가 고르면 학습이 안정적입니다."""
+    return (x_uint8.float() / 255.0 - MNIST_MEAN) / MNIST_STD
+
+
+# %%
+if __name__ == "__main__":
+    section("3. 데이터 불러오기")
+    data = load_mnist_family("MNIST", args)
+    if args.quick:
+        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
+        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
+        args.epochs = 1
+    print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
+    plot_image_grid(data.train_x[:16], [f"레이블 {data.classes[i]}" for i in data.train_y[:16]],
+                    run.path("samples.png"), title="학습 데이터 예시")
+
+# %% [markdown]
+# ## 4. 신경망 정의 (`nn.Module`)
+# 다층 퍼셉트론(MLP)은 이미지를 784개 숫자로 편 뒤 `Linear → ReLU → Dropout` 을 쌓고,
+# 마지막 층이 10개 클래스의 점수(logit)를 냅니다. 소프트맥스는 손실 함수 `CrossEntropyLoss` 안에서 계산됩니다.
+
+# %%
 class MLP(nn.Module):
     """다층 퍼셉트론: 28×28 이미지를 784개 숫자로 펴서 은닉층 → ReLU → ... → 10개 클래스 점수(logit)."""
 
@@ -116,12 +188,17 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8(0~255) → 평균 0, 표준편차 1 근처의 실수. 입력 크기가 고르면 학습이 안정적입니다."""
-    return (x_uint8.float() / 255.0 - MNIST_MEAN) / MNIST_STD
+# %%
+if __name__ == "__main__":
+    section("4. 신경망 정의")
+    print(MLP())
 
+# %% [markdown]
+# ## 5. 손실 함수와 옵티마이저: SGD vs Adam
+# 같은 모델·같은 초기값·같은 데이터로 옵티마이저만 바꿔 학습 곡선을 비교합니다 (테스트 세트는 쓰지 않고
+# 학습 세트에서 떼어 낸 검증 세트로). Adam은 파라미터마다 학습률을 조절해 초반에 더 빨리 내려가는 경우가 많습니다.
 
-# 4. 손실 함수와 옵티마이저: SGD vs Adam -----------------------------------------
+# %%
 def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
     if name == "SGD":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -143,7 +220,19 @@ def compare_optimizers(data, args, device, epochs: int) -> dict:
     return histories
 
 
-# 5. MNIST 학습과 평가 ----------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("5. 손실 함수와 옵티마이저: SGD vs Adam (작은 부분집합, 같은 초기값)")
+    histories = compare_optimizers(data, args, run.device, epochs=1 if args.quick else 3)
+    plot_learning_curves(histories, run.path("optimizers.png"), title="SGD vs Adam 학습 곡선")
+
+# %% [markdown]
+# ## 6. MNIST 분류기 학습과 평가
+# 본 학습은 AdamW(가중치 감쇠를 분리한 Adam)와 원사이클(one-cycle) 학습률 스케줄로 합니다.
+# 에폭마다 체크포인트를 남기므로 중단해도 `--resume` 으로 이어서 학습할 수 있습니다.
+# 테스트 세트 결과는 혼동 행렬(행: 정답, 열: 예측)과 틀린 예시로 읽습니다.
+
+# %%
 def train_classifier(data, args, run):
     """본 학습: AdamW + 원사이클(one-cycle) 학습률 스케줄로 MLP를 학습합니다."""
     train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, 0.1, args.seed)
@@ -151,7 +240,7 @@ def train_classifier(data, args, run):
     val = TensorBatches(val_x, val_y, 1000, transform=normalize)
     torch.manual_seed(args.seed)
     model = MLP().to(run.device)
-    print(f"  모델: {model.net}\n  학습할 파라미터 수: {count_parameters(model):,}")
+    print(f"  학습할 파라미터 수: {count_parameters(model):,}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
                                                     total_steps=args.epochs * len(train))
@@ -169,58 +258,9 @@ def show_mistakes(data, result, path):
     plot_image_grid(data.test_x[wrong], titles, path, title="틀린 예시 (정답 / 예측)", ncols=8)
 
 
-# 6. 내 이미지로 예측하기 (--predict) --------------------------------------------
-def predict(args, run):
-    """저장된 체크포인트로 학습자가 가져온 숫자 이미지를 분류합니다."""
-    checkpoint_path = run.out.parent / LESSON / "checkpoint.pt"
-    state = load_checkpoint(checkpoint_path, map_location=run.device)
-    model = MLP(hidden=tuple(state["hidden"])).to(run.device)
-    model.load_state_dict(state["model"])
-    paths, images = load_user_images(args.predict, size=28, channels=1, dark_background=True)
-    return print_predictions(model, images, paths, state["classes"], run.device, normalize)
-
-
-# 실행 순서 ---------------------------------------------------------------------
-def build_parser():
-    p = make_parser(f"{LESSON}.py", "01. PyTorch 기초: 텐서, 자동 미분, MNIST MLP", epochs=12, batch_size=128, lr=2e-3)
-    p.add_argument("--predict", nargs="+", metavar="IMAGE",
-                   help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
-    return p
-
-
-@lesson_main
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.predict:
-        args.quick = False  # 예측은 전체 학습의 체크포인트를 씁니다
-        run = start_run(LESSON, args, argv)
-        predict(args, run)
-        return
-    run = start_run(LESSON, args, argv)
-
-    print("\n# 1. 텐서 기본 연산")
-    tensor_basics()
-    move_to_device(run.device)
-    print("\n# 2. 자동 미분(autograd)")
-    autograd_demo()
-
-    print("\n# 3. 데이터 불러오기")
-    data = load_mnist_family("MNIST", args)
-    if args.quick:
-        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
-        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
-    epochs = 1 if args.quick else args.epochs
-    args.epochs = epochs
-    print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
-    plot_image_grid(data.train_x[:16], [f"라벨 {data.classes[i]}" for i in data.train_y[:16]],
-                    run.path("samples.png"), title="학습 데이터 예시")
-
-    print("\n# 4. 손실 함수와 옵티마이저: SGD vs Adam (작은 부분집합, 같은 초기값)")
-    histories = compare_optimizers(data, args, run.device, epochs=1 if args.quick else 3)
-    plot_learning_curves(histories, run.path("optimizers.png"), title="SGD vs Adam 학습 곡선")
-    print("  → Adam은 파라미터마다 학습률을 조절해 초반에 더 빨리 내려가는 경우가 많습니다.")
-
-    print("\n# 5. MNIST 분류기 학습 (MLP)")
+# %%
+if __name__ == "__main__":
+    section("6. MNIST 분류기 학습 (MLP)")
     model, history = train_classifier(data, args, run)
     plot_learning_curves({"MLP": history}, run.path("learning_curves.png"), title="MNIST MLP 학습 곡선")
     test = evaluate(model, TensorBatches(data.test_x, data.test_y, 1000, transform=normalize),
@@ -229,21 +269,34 @@ def main(argv=None):
     cm = confusion_matrix(test["targets"], test["predictions"], len(data.classes))
     plot_confusion_matrix(cm, data.classes, run.path("confusion_matrix.png"), title="MNIST 혼동 행렬")
     show_mistakes(data, test, run.path("mistakes.png"))
-
-    run.write_metrics(dataset=data.name, data_source=data.source, epochs=epochs,
+    run.write_metrics(dataset=data.name, data_source=data.source, epochs=args.epochs,
                       n_train=len(data.train_y), n_test=len(data.test_y),
                       metrics={"test_accuracy": round(test["accuracy"], 4),
                                "test_loss": round(test["loss"], 4),
                                "sgd_val_accuracy": round(histories["SGD"]["val_accuracy"][-1], 4),
                                "adam_val_accuracy": round(histories["Adam"]["val_accuracy"][-1], 4),
                                "parameters": count_parameters(model)})
-    print(f"  그림: {run.out}/*.png, 체크포인트: {run.checkpoint_path}")
+
+# %% [markdown]
+# ## 7. 내 이미지로 예측하기 (`--predict`)
+# 저장된 체크포인트로 내가 가져온 숫자 이미지를 분류합니다. 종이에 쓴 숫자처럼 밝은 배경의 사진은
+# MNIST 처럼 '어두운 배경 + 밝은 글씨'가 되도록 뒤집어서 넣습니다.
+# 스크립트에서는 `python 01_pytorch_basics.py --predict 내숫자.png` 로 이 절만 실행됩니다.
+
+# %%
+def predict(args, run, images=None, checkpoint=None):
+    """저장된 체크포인트(기본: 전체 학습의 것)로 학습자가 가져온 숫자 이미지를 분류합니다."""
+    state = load_checkpoint(checkpoint or run.out.parent / LESSON / "checkpoint.pt", map_location=run.device)
+    model = MLP(hidden=tuple(state["hidden"])).to(run.device)
+    model.load_state_dict(state["model"])
+    paths, images = load_user_images(images or args.predict, size=28, channels=1, dark_background=True)
+    return print_predictions(model, images, paths, state["classes"], run.device, normalize)
 
 
-def download_dataset(root) -> bool:
-    """강사용 미리 내려받기 (download_data.py가 부릅니다)."""
-    return download_mnist_raw(root, "MNIST")
-
-
+# %%
 if __name__ == "__main__":
-    main()
+    section("7. 내 이미지로 예측하기")
+    sample = run.path("내 숫자.png")  # 테스트 이미지 한 장을 PNG 파일로 저장해 '내 이미지'처럼 넣어 봅니다
+    Image.fromarray(data.test_x[0, 0].numpy()).save(sample)
+    predict(args, run, [str(sample)], checkpoint=run.checkpoint_path)
+    print(f"  (정답: {data.classes[data.test_y[0]]})  그림: {run.out}/*.png, 체크포인트: {run.checkpoint_path}")

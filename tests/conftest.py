@@ -1,4 +1,4 @@
-"""테스트 공용 준비물: 실제 데이터 루트, 레슨 모듈 불러오기, main(argv)를 프로세스 안에서 실행."""
+"""테스트 공용 준비물: 실제 데이터 루트, 레슨 모듈 불러오기, 장을 프로세스 안에서 실행."""
 from __future__ import annotations
 
 import importlib
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from utils.chapter import run_chapter
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
@@ -20,12 +22,8 @@ def lesson(name: str):
 
 
 def run_main(module, argv: list[str]) -> int:
-    """main(argv)를 같은 프로세스에서 실행하고 종료 코드를 돌려줍니다 (torch를 다시 import 하지 않음)."""
-    try:
-        module.main(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
+    """장을 `python 파일 argv…` 처럼 같은 프로세스에서 실행하고 종료 코드를 돌려줍니다 (torch를 다시 import 하지 않음)."""
+    return run_chapter(module.__file__, argv)
 
 
 def read_metrics(out_dir: Path, lesson_name: str, quick: bool = True) -> dict:

@@ -146,15 +146,10 @@ def locate_dataset(args, dataset: str, expected: list[str], present, download) -
 
 
 def safe_extract_tar(archive: Path, dest: Path) -> None:
-    """tar 압축을 풀되 폴더 밖으로 나가는 경로·링크는 거부합니다 (filter="data")."""
-    import tarfile
+    """옛 이름. utils.archives.safe_extract(tar·zip 공용, 위험한 멤버 거부)에 맡깁니다."""
+    from utils.archives import safe_extract
 
-    try:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise CourseError(f"압축 파일이 손상되었거나 일부만 있습니다: {archive} ({err})\n"
-                          "       파일을 지우고 다시 내려받으세요.") from None
+    safe_extract(archive, dest)
 
 
 # ---------------------------------------------------------------------------
@@ -186,6 +181,13 @@ class TensorBatches:
 
     def __len__(self):
         return (len(self.y) + self.batch_size - 1) // self.batch_size
+
+    def state_dict(self) -> dict:
+        """섞는 난수 상태. fit 이 체크포인트에 넣어 --resume 뒤에도 같은 순서로 섞습니다."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
 
     def __iter__(self):
         n = len(self.y)

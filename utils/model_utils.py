@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torchvision
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -226,9 +227,16 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
 # ---------------------------------------------------------------------------
 # 5. 실행 한 번의 기록: 결과 폴더, 시간, metrics.json
 # ---------------------------------------------------------------------------
+CLOCK_FILE = "elapsed.json"  # 중단된 실행이 마지막 체크포인트까지 쓴 시간 (--resume 이 이어서 셉니다)
+
+
 @dataclass
 class Run:
-    """레슨 실행 한 번. 결과 폴더·장치·경과 시간을 들고 다니며 마지막에 metrics.json을 씁니다."""
+    """레슨 실행 한 번. 결과 폴더·장치·경과 시간을 들고 다니며 마지막에 metrics.json을 씁니다.
+
+    경과 시간 규칙(모든 레슨 공통): 이전 실행들이 마지막 체크포인트를 저장한 시각까지의 시간
+    + 이번 실행의 처음부터 지금까지. 체크포인트는 모두 run.save 로 저장해 이 시계가 함께 기록됩니다.
+    """
     lesson: str
     args: argparse.Namespace
     argv: list
@@ -247,10 +255,20 @@ class Run:
     def path(self, name: str) -> Path:
         return self.out / name
 
+    def save(self, state: dict, path: Path | None = None) -> None:
+        """체크포인트를 원자적으로 저장하고, 지금까지의 경과 시간을 시계 파일에 남깁니다."""
+        elapsed = self.elapsed()
+        save_checkpoint({**state, "elapsed": elapsed}, path or self.checkpoint_path)
+        write_text_atomic(self.out / CLOCK_FILE, json.dumps({"elapsed": elapsed}))
+
+    def resume_clock(self) -> None:
+        """--resume: 이전 실행들의 시간을 이어서 셉니다 (없으면 0부터)."""
+        clock = self.out / CLOCK_FILE
+        if clock.is_file():
+            self.previous_seconds = json.loads(clock.read_text(encoding="utf-8"))["elapsed"]
+
     def write_metrics(self, *, dataset: str, data_source: str, epochs: int, n_train: int,
                       n_test: int, metrics: dict) -> dict:
-        import torchvision
-
         record = {
             "lesson": self.lesson,
             "dataset": dataset,
@@ -276,6 +294,12 @@ class Run:
         return record
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def start_run(lesson: str, args: argparse.Namespace, argv) -> Run:
     """시드·장치·결과 폴더를 준비합니다. --quick 결과는 전체 실행 결과를 덮어쓰지 않도록 따로 둡니다."""
     set_seed(args.seed)
@@ -289,8 +313,11 @@ def start_run(lesson: str, args: argparse.Namespace, argv) -> Run:
     except OSError as err:
         raise CourseError(f"결과 폴더를 만들거나 쓸 수 없습니다: {out} ({err.strerror})") from None
     print(f"[{lesson}] 장치: {device} | 결과 폴더: {out} | 시드: {args.seed}")
-    return Run(lesson=lesson, args=args, argv=list(argv if argv is not None else sys.argv[1:]),
-               device=device, out=out)
+    run = Run(lesson=lesson, args=args, argv=list(argv if argv is not None else sys.argv[1:]),
+              device=device, out=out)
+    if getattr(args, "resume", False):
+        run.resume_clock()
+    return run
 
 
 # ---------------------------------------------------------------------------
@@ -365,51 +392,146 @@ def evaluate(model, batches, loss_fn, device) -> dict:
     return result
 
 
-def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: int, *,
-        scheduler=None, clip_grad_norm=None, run: Run | None = None, resume: bool = False,
-        checkpoint_extra: dict | None = None, name: str = "") -> dict:
-    """에폭 반복 + 기록 + (run이 있으면) 에폭마다 원자적 체크포인트와 --resume.
+def rng_state() -> dict:
+    """파이썬·NumPy·PyTorch 난수 상태 (체크포인트에 넣어 이어서 학습해도 같은 난수가 나오게)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                       "has_gauss": has_gauss, "gauss": gauss}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
-    train_batches/val_batches는 `for x, y in ...` 로 반복할 수 있는 것(매 에폭 새로 섞이는 것)입니다.
-    돌려주는 history: {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds"} 리스트.
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _state_dicts(obj):
+    """옵티마이저·스케줄러 하나 또는 {이름: 객체} 사전의 state_dict (GAN 은 둘씩 씁니다)."""
+    if obj is None:
+        return None
+    return {k: v.state_dict() for k, v in obj.items()} if isinstance(obj, dict) else obj.state_dict()
+
+
+def _load_state_dicts(obj, state) -> None:
+    if obj is None or state is None:
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            v.load_state_dict(state[k])
+    else:
+        obj.load_state_dict(state)
+
+
+def _custom_epoch(train_step, batches, desc: str) -> dict:
+    """레슨이 직접 쓴 학습 단계(GAN 의 두 단계 등)를 배치마다 부르고, 돌려준 값들을 평균합니다."""
+    sums, count = {}, 0
+    for batch in tqdm(batches, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
+        for key, value in train_step(batch).items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        count += 1
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def _format_epoch(history: dict, index: int) -> str:
+    names = {"train_loss": "학습 손실", "train_accuracy": "학습 정확도", "val_loss": "검증 손실",
+             "val_accuracy": "검증 정확도"}
+    parts = []
+    for key, values in history.items():
+        if key in ("epoch_seconds", "best_epoch") or len(values) <= index:
+            continue
+        value = values[index]
+        if isinstance(value, float) and value == value:  # NaN(검증 없음)은 건너뜀
+            parts.append(f"{names.get(key, key)} {value:.4f}")
+    return "  ".join(parts)
+
+
+def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: int, *,
+        scheduler=None, clip_grad_norm=None, train_step=None, evaluate_fn=None,
+        select_best: str | None = None, minimize: bool = False, patience: int | None = None,
+        on_epoch_end=None, run: Run | None = None, resume: bool = False, checkpoint: Path | None = None,
+        checkpoint_extra: dict | None = None, name: str = "") -> dict:
+    """과정 전체가 함께 쓰는 하나뿐인 학습 루프: 에폭 반복, 기록, 체크포인트, --resume.
+
+    - 기본 학습 단계: 순전파 → 손실 → 역전파 → (클리핑) → 갱신. train_step(batch) -> {이름: 값} 을 주면
+      그 레슨이 직접 쓴 단계(GAN 의 판별자·생성자 두 단계 등)를 씁니다.
+    - 검증: evaluate(model, val_batches, loss_fn) 또는 evaluate_fn(model) -> {이름: 값} ("val_" 을 붙여 기록).
+    - select_best="val_accuracy" (minimize=True 면 작을수록 좋음): 가장 좋았던 에폭의 가중치로 끝냅니다.
+      patience: 그 값이 patience 에폭 동안 나아지지 않으면 일찍 멈춥니다(조기 종료).
+    - on_epoch_end(epoch, history) -> {이름: 값} | None: 에폭마다 더 잴 것(예: 검증 BLEU).
+    - run 이 있으면 에폭마다 원자적 체크포인트. 모델·옵티마이저·스케줄러·기록·난수 상태·배치 순서 상태를
+      저장하므로, 중단 후 --resume 한 학습은 CPU에서 끊기지 않은 학습과 같은 가중치에 도달합니다.
+    돌려주는 history: 키마다 에폭별 값의 리스트 (+ select_best 가 있으면 "best_epoch", 1부터).
     """
     history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
+    if train_step is not None:
+        history = {"epoch_seconds": []}
+    path = checkpoint or (run.checkpoint_path if run is not None else None)
+    best = {"value": None, "epoch": 0, "model": None}
     start_epoch = 0
-    if run is not None and resume and run.checkpoint_path.exists():
-        state = load_checkpoint(run.checkpoint_path, map_location=device)
+    if path is not None and resume and Path(path).exists():
+        state = load_checkpoint(path, map_location=device)
         if state.get("planned_epochs", epochs) != epochs:  # 학습률 스케줄이 에폭 수에 묶여 있기 때문
             raise CourseError(f"체크포인트는 --epochs {state['planned_epochs']} 로 계획된 학습입니다. "
                               "같은 값으로 이어서 학습하거나, --resume 없이 새로 시작하세요.")
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and "scheduler" in state:
-            scheduler.load_state_dict(state["scheduler"])
-        history = state["history"]
-        start_epoch = state["epoch"]
-        run.previous_seconds = state.get("elapsed", 0.0)
-        run.started = time.perf_counter()
-        print(f"[이어서 학습] {run.checkpoint_path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
+        _load_state_dicts(optimizer, state["optimizer"])
+        _load_state_dicts(scheduler, state.get("scheduler"))
+        history, start_epoch, best = state["history"], state["epoch"], state["best"]
+        set_rng_state(state["rng"])
+        if "batches" in state:
+            train_batches.load_state_dict(state["batches"])
+        print(f"[이어서 학습] {path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
     for epoch in range(start_epoch, epochs):
+        if patience is not None and epoch - best["epoch"] >= patience and best["epoch"] > 0:
+            print(f"  {name}검증 {select_best} 가 {patience} 에폭 동안 나아지지 않아 멈춥니다 (조기 종료).")
+            break
         t0 = time.perf_counter()
-        tr = train_one_epoch(model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
-                             clip_grad_norm=clip_grad_norm, desc=f"{name}에폭 {epoch + 1}/{epochs}")
-        va = evaluate(model, val_batches, loss_fn, device) if val_batches is not None else {}
-        history["train_loss"].append(tr["loss"])
-        history["train_accuracy"].append(tr["accuracy"])
-        history["val_loss"].append(va.get("loss", float("nan")))
-        history["val_accuracy"].append(va.get("accuracy", float("nan")))
+        desc = f"{name}에폭 {epoch + 1}/{epochs}"
+        if train_step is None:
+            tr = train_one_epoch(model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
+                                 clip_grad_norm=clip_grad_norm, desc=desc)
+        else:
+            tr = _custom_epoch(train_step, train_batches, desc)
+        if evaluate_fn is not None:
+            va = evaluate_fn(model)
+        elif val_batches is not None:
+            va = {k: v for k, v in evaluate(model, val_batches, loss_fn, device).items()
+                  if k in ("loss", "accuracy")}
+        else:
+            va = {}
+        extra = on_epoch_end(epoch, history) if on_epoch_end is not None else None
+        row = {**{f"train_{k}": v for k, v in tr.items()}, **{f"val_{k}": v for k, v in va.items()}, **(extra or {})}
+        if train_step is None and not va:
+            row.update(val_loss=float("nan"), val_accuracy=float("nan"))
+        for key, value in row.items():
+            history.setdefault(key, []).append(value)
         history["epoch_seconds"].append(time.perf_counter() - t0)
-        print(f"  {name}에폭 {epoch + 1:>2}/{epochs}  학습 손실 {tr['loss']:.4f}  학습 정확도 {tr['accuracy']:.4f}"
-              + (f"  검증 손실 {va['loss']:.4f}" if va else "")
-              + (f"  검증 정확도 {va['accuracy']:.4f}" if "accuracy" in va else "")
-              + f"  ({history['epoch_seconds'][-1]:.1f}초)")
+        if select_best is not None:
+            value = history[select_best][-1]
+            if best["value"] is None or (value < best["value"] if minimize else value > best["value"]):
+                best = {"value": value, "epoch": epoch + 1,
+                        "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+            history["best_epoch"] = best["epoch"]
+        print(f"  {name}에폭 {epoch + 1:>2}/{epochs}  {_format_epoch(history, epoch)}"
+              f"  ({history['epoch_seconds'][-1]:.1f}초)")
         if run is not None:
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "epoch": epoch + 1, "planned_epochs": epochs, "history": history, "elapsed": run.elapsed(),
-                     **(checkpoint_extra or {})}
+            state = {"model": model.state_dict(), "optimizer": _state_dicts(optimizer),
+                     "epoch": epoch + 1, "planned_epochs": epochs, "history": history, "best": best,
+                     "rng": rng_state(), **(checkpoint_extra or {})}
             if scheduler is not None:
-                state["scheduler"] = scheduler.state_dict()
-            save_checkpoint(state, run.checkpoint_path)
+                state["scheduler"] = _state_dicts(scheduler)
+            if hasattr(train_batches, "state_dict"):
+                state["batches"] = train_batches.state_dict()
+            run.save(state, path)
+    if best["model"] is not None:
+        model.load_state_dict(best["model"])
     return history
 
 

@@ -16,6 +16,8 @@ import torch  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from utils.chapter import in_notebook  # noqa: E402
+
 KOREAN_FONT = "NanumGothic"
 
 
@@ -46,12 +48,15 @@ def setup_korean_font() -> str:
 
 
 def save_figure(fig, path: Path) -> Path:
-    """그림을 PNG로 저장하고 닫습니다 (메모리 누수 방지)."""
+    """그림을 PNG로 저장하고 닫습니다 (메모리 누수 방지). 노트북에서는 저장한 그림을 셀 아래에도 보여 줍니다."""
     setup_korean_font()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+    if in_notebook():  # Jupyter·Colab 커널에서는 IPython 이 늘 있습니다
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
     return path
 
 
