@@ -27,6 +27,7 @@
 # %%
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
@@ -169,7 +170,11 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 4. 신경망 정의 (`nn.Module`)
 # 다층 퍼셉트론(MLP)은 이미지를 784개 숫자로 편 뒤 `Linear → ReLU → Dropout` 을 쌓고,
-# 마지막 층이 10개 클래스의 점수(logit)를 냅니다. 소프트맥스는 손실 함수 `CrossEntropyLoss` 안에서 계산됩니다.
+# 마지막 층이 10개 클래스의 점수(logit)를 냅니다.
+# - **활성화 함수(activation function) ReLU** $\max(0, x)$: 층 사이에 비선형 함수가 없으면 선형 층을 몇 개 쌓아도
+#   선형 함수 하나와 같습니다. ReLU 는 가장 단순한 비선형 함수입니다 (02에서 여러 활성화 함수를 비교합니다).
+# - **드롭아웃(dropout)**: 학습할 때만 은닉값의 일부(여기서는 20%)를 무작위로 0으로 만들어, 특정 뉴런에 기대는
+#   과적합(overfitting)을 줄입니다. `model.eval()` 에서는 꺼집니다 (02에서 자세히).
 
 # %%
 class MLP(nn.Module):
@@ -194,9 +199,85 @@ if __name__ == "__main__":
     print(MLP())
 
 # %% [markdown]
-# ## 5. 손실 함수와 옵티마이저: SGD vs Adam
+# ## 5. 소프트맥스와 교차 엔트로피 손실
+# 모델의 출력 10개는 아직 확률이 아닌 점수(logit) $z$ 입니다. **소프트맥스**가 점수를 확률로 바꿉니다:
+# $p_k = \dfrac{e^{z_k}}{\sum_j e^{z_j}}$. **교차 엔트로피 손실**은 정답 클래스 $y$ 의 확률이 높을수록 작아집니다:
+# $L = -\log p_y$ (배치에서는 평균). 정답 확률이 1이면 손실 0, 0.1이면 2.3.
+# 큰 점수의 $e^{z}$ 가 넘치지 않도록 가장 큰 점수를 빼고 계산합니다 (빼도 $p$ 는 그대로). 손으로 쓴 식을
+# PyTorch 의 `F.cross_entropy` (소프트맥스와 로그를 한 번에 계산)와 비교합니다.
+
+# %%
+def log_softmax_by_hand(logits: torch.Tensor) -> torch.Tensor:
+    """log p_k = z_k - log Σ_j e^{z_j}. 가장 큰 점수를 빼서 e^z 가 넘치지 않게 합니다."""
+    z = logits - logits.max(dim=1, keepdim=True).values
+    return z - z.exp().sum(dim=1, keepdim=True).log()
+
+
+def cross_entropy_by_hand(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """L = 평균(-log p_정답)."""
+    return -log_softmax_by_hand(logits)[torch.arange(len(targets)), targets].mean()
+
+
+# %%
+if __name__ == "__main__":
+    section("5. 소프트맥스와 교차 엔트로피 손실")
+    torch.manual_seed(args.seed)
+    logits = MLP()(normalize(data.train_x[:8]))  # 학습 전 모델의 점수
+    probs = log_softmax_by_hand(logits).exp()
+    print(f"  첫 이미지의 확률(합 {probs[0].sum():.3f}): {[round(p, 3) for p in probs[0].tolist()]}")
+    print(f"  손으로 계산한 손실 {cross_entropy_by_hand(logits, data.train_y[:8]):.6f}"
+          f" = F.cross_entropy {F.cross_entropy(logits, data.train_y[:8]):.6f}"
+          f"  (학습 전: 10개 중 찍기 수준 -log(0.1) ≈ 2.303 근처)")
+
+# %% [markdown]
+# ## 6. 학습 루프: 다섯 줄
+# 배치마다 ① 이전 그래디언트를 지우고(`zero_grad`, 지우지 않으면 `.grad` 에 계속 더해집니다) ② 순전파로 점수를 내고
+# ③ 손실을 계산해 ④ 역전파(`backward`)로 파라미터마다 그래디언트를 구한 뒤 ⑤ 옵티마이저가 파라미터를 갱신(`step`)합니다.
+# 데이터 전체를 한 번 도는 것이 에폭(epoch)입니다. 이 과정의 모든 레슨은 이 다섯 줄에 기록·체크포인트·`--resume` 을
+# 더한 공용 함수 `utils.model_utils.fit` 을 씁니다 — 아래에서 둘이 같은 가중치에 도달하는지 확인합니다.
+
+# %%
+def train_one_epoch_by_hand(model: nn.Module, batches, loss_fn, optimizer) -> float:
+    """한 에폭 학습. 마지막 배치의 손실을 돌려줍니다."""
+    model.train()  # 드롭아웃 켜기
+    for x, y in batches:
+        optimizer.zero_grad()      # ① 이전 배치의 그래디언트 지우기
+        logits = model(x)          # ② 순전파(forward pass)
+        loss = loss_fn(logits, y)  # ③ 손실
+        loss.backward()            # ④ 역전파(backward pass): 파라미터마다 .grad
+        optimizer.step()           # ⑤ 갱신
+    return loss.item()
+
+
+def same_as_fit(data, args, n: int = 2000) -> float:
+    """같은 초기값·같은 배치 순서로 손으로 쓴 루프와 fit 을 한 에폭씩 돌려 가중치 차이의 최댓값을 돌려줍니다."""
+    weights = []
+    for use_fit in (False, True):
+        torch.manual_seed(args.seed)
+        model = MLP(hidden=(128,))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        batches = TensorBatches(data.train_x[:n], data.train_y[:n], 100, shuffle=True, transform=normalize,
+                                seed=args.seed)
+        if use_fit:
+            fit(model, batches, None, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"), 1, name="fit ")
+        else:
+            loss = train_one_epoch_by_hand(model, batches, nn.CrossEntropyLoss(), optimizer)
+            print(f"  손으로 쓴 루프: 한 에폭 뒤 마지막 배치 손실 {loss:.4f}")
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    return (weights[0] - weights[1]).abs().max().item()
+
+
+# %%
+if __name__ == "__main__":
+    section("6. 학습 루프: 다섯 줄")
+    print(f"  손으로 쓴 루프와 fit 의 가중치 차이 (최댓값): {same_as_fit(data, args):.2e}")
+
+# %% [markdown]
+# ## 7. 옵티마이저 비교: SGD vs Adam
 # 같은 모델·같은 초기값·같은 데이터로 옵티마이저만 바꿔 학습 곡선을 비교합니다 (테스트 세트는 쓰지 않고
-# 학습 세트에서 떼어 낸 검증 세트로). Adam은 파라미터마다 학습률을 조절해 초반에 더 빨리 내려가는 경우가 많습니다.
+# 학습 세트에서 떼어 낸 검증 세트로). SGD 는 모든 파라미터를 같은 학습률로 그래디언트 반대 방향으로 옮기고
+# (모멘텀: 이전 이동 방향을 조금 이어 감), Adam은 파라미터마다 그래디언트의 크기에 맞춰 학습률을 조절해
+# 초반에 더 빨리 내려가는 경우가 많습니다.
 
 # %%
 def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -222,13 +303,17 @@ def compare_optimizers(data, args, device, epochs: int) -> dict:
 
 # %%
 if __name__ == "__main__":
-    section("5. 손실 함수와 옵티마이저: SGD vs Adam (작은 부분집합, 같은 초기값)")
+    section("7. 옵티마이저 비교: SGD vs Adam (작은 부분집합, 같은 초기값)")
     histories = compare_optimizers(data, args, run.device, epochs=1 if args.quick else 3)
     plot_learning_curves(histories, run.path("optimizers.png"), title="SGD vs Adam 학습 곡선")
 
 # %% [markdown]
-# ## 6. MNIST 분류기 학습과 평가
-# 본 학습은 AdamW(가중치 감쇠를 분리한 Adam)와 원사이클(one-cycle) 학습률 스케줄로 합니다.
+# ## 8. MNIST 분류기 학습과 평가
+# 본 학습은 세 가지를 더합니다 (02·03에서 하나씩 실험합니다):
+# - **AdamW**: Adam 에 가중치 감쇠(weight decay, 매 단계 가중치를 조금씩 0 쪽으로 줄여 과적합을 막는 규제)를 더한 것.
+# - **원사이클(one-cycle) 학습률 스케줄**: 학습률을 처음엔 작게 시작해 최대값까지 올렸다가 끝으로 갈수록 0 가까이 내립니다.
+# - **레이블 스무딩(label smoothing)** 0.05: 정답 확률 목표를 1 대신 0.95(나머지는 다른 클래스에 고르게)로 두어
+#   모델이 지나치게 확신하지 않게 합니다.
 # 에폭마다 체크포인트를 남기므로 중단해도 `--resume` 으로 이어서 학습할 수 있습니다.
 # 테스트 세트 결과는 혼동 행렬(행: 정답, 열: 예측)과 틀린 예시로 읽습니다.
 
@@ -260,7 +345,7 @@ def show_mistakes(data, result, path):
 
 # %%
 if __name__ == "__main__":
-    section("6. MNIST 분류기 학습 (MLP)")
+    section("8. MNIST 분류기 학습 (MLP)")
     model, history = train_classifier(data, args, run)
     plot_learning_curves({"MLP": history}, run.path("learning_curves.png"), title="MNIST MLP 학습 곡선")
     test = evaluate(model, TensorBatches(data.test_x, data.test_y, 1000, transform=normalize),
@@ -278,7 +363,7 @@ if __name__ == "__main__":
                                "parameters": count_parameters(model)})
 
 # %% [markdown]
-# ## 7. 내 이미지로 예측하기 (`--predict`)
+# ## 9. 내 이미지로 예측하기 (`--predict`)
 # 저장된 체크포인트로 내가 가져온 숫자 이미지를 분류합니다. 종이에 쓴 숫자처럼 밝은 배경의 사진은
 # MNIST 처럼 '어두운 배경 + 밝은 글씨'가 되도록 뒤집어서 넣습니다.
 # 스크립트에서는 `python 01_pytorch_basics.py --predict 내숫자.png` 로 이 절만 실행됩니다.
@@ -295,7 +380,7 @@ def predict(args, run, images=None, checkpoint=None):
 
 # %%
 if __name__ == "__main__":
-    section("7. 내 이미지로 예측하기")
+    section("9. 내 이미지로 예측하기")
     sample = run.path("내 숫자.png")  # 테스트 이미지 한 장을 PNG 파일로 저장해 '내 이미지'처럼 넣어 봅니다
     Image.fromarray(data.test_x[0, 0].numpy()).save(sample)
     predict(args, run, [str(sample)], checkpoint=run.checkpoint_path)

@@ -1,14 +1,19 @@
 """레슨 01: 개념 함수의 값, --quick 실행(실제/대체 데이터), 잘못된 입력, --predict, --resume."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import lesson, read_metrics, run_main
+from conftest import ROOT, lesson, read_metrics, run_main
 from utils import model_utils
 from utils.data_utils import digits_stand_in
 
@@ -126,3 +131,64 @@ def test_predict_without_checkpoint(tmp_path, capsys):
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(img)
     assert run_main(L01, ["--predict", str(img), "--out-dir", str(tmp_path / "없는 결과")]) == 2
     assert "체크포인트가 없습니다" in capsys.readouterr().err
+
+
+def test_killed_child_resumes_to_the_same_weights(empty_data_dir, tmp_path):
+    """진짜 중단: 자식 프로세스를 SIGKILL 로 죽이고 --resume 한 결과가 끊기지 않은 학습과 똑같아야 합니다.
+
+    체크포인트에 난수 상태(드롭아웃)와 배치 순서 상태가 들어 있으므로 CPU에서는 가중치가 비트 단위로 같습니다.
+    """
+    base = [sys.executable, str(ROOT / f"{NAME}.py"), "--no-download", "--data-dir", str(empty_data_dir),
+            "--epochs", "25", "--device", "cpu"]
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}  # 스레드 수가 같아야 합 순서도 같습니다
+    straight, killed = tmp_path / "한 번에", tmp_path / "중단"
+    subprocess.run([*base, "--out-dir", str(straight)], env=env, check=True, capture_output=True, timeout=300)
+
+    child = subprocess.Popen([*base, "--out-dir", str(killed)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clock = killed / NAME / "elapsed.json"
+    deadline = time.monotonic() + 240
+    while child.poll() is None and time.monotonic() < deadline:
+        if clock.exists() and model_utils.load_checkpoint(killed / NAME / "checkpoint.pt")["epoch"] >= 3:
+            child.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, "학습이 끝나기 전에 죽이지 못했습니다"
+    stopped_at = model_utils.load_checkpoint(killed / NAME / "checkpoint.pt")["epoch"]
+    assert 3 <= stopped_at < 25
+
+    subprocess.run([*base, "--out-dir", str(killed), "--resume"], env=env, check=True, capture_output=True,
+                   timeout=300)
+    a = model_utils.load_checkpoint(straight / NAME / "checkpoint.pt")["model"]
+    b = model_utils.load_checkpoint(killed / NAME / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    m_straight, m_resumed = read_metrics(straight, NAME, quick=False), read_metrics(killed, NAME, quick=False)
+    assert m_resumed["metrics"]["test_accuracy"] == m_straight["metrics"]["test_accuracy"]
+    assert m_resumed["wall_seconds"] > 0
+
+
+def test_cross_entropy_by_hand_matches_library_without_calling_it(monkeypatch):
+    torch.manual_seed(0)
+    logits = torch.randn(16, 10) * 30  # 큰 점수: 최댓값을 빼지 않으면 exp 가 넘칩니다
+    targets = torch.randint(0, 10, (16,))
+    expected = torch.nn.functional.cross_entropy(logits, targets)
+
+    def blocked(*args, **kwargs):
+        raise AssertionError("손 구현이 라이브러리를 불렀습니다")
+
+    for name in ("cross_entropy", "log_softmax", "softmax", "nll_loss"):
+        monkeypatch.setattr(torch.nn.functional, name, blocked)
+    monkeypatch.setattr(torch, "log_softmax", blocked)
+    monkeypatch.setattr(torch, "logsumexp", blocked)
+    by_hand = L01.cross_entropy_by_hand(logits, targets)
+    monkeypatch.undo()
+    assert torch.isfinite(by_hand)
+    assert by_hand.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_training_loop_by_hand_reaches_the_same_weights_as_fit():
+    _, _, test_x, test_y = digits_stand_in(0)
+    data = type("Data", (), {"train_x": test_x, "train_y": test_y})
+    args = type("Args", (), {"seed": 3})
+    assert L01.same_as_fit(data, args, n=300) == 0.0
