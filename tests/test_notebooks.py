@@ -59,3 +59,21 @@ def test_notebook_runs_in_a_fresh_kernel(lesson, real_data_dir, tmp_path):
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "그림이 노트북 안에도 보여야 합니다"
+
+
+def test_course_error_in_a_notebook_is_one_korean_line(tmp_path):
+    """노트북에서 CourseError 는 트레이스백 대신 한국어 한 줄로 끝나고, 그 셀에서 실행이 멈춥니다."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from utils.chapter import start_chapter\n"
+                                  "from utils.model_utils import CourseError, make_parser\n"
+                                  f"args, run = start_chapter('00_test', make_parser('t', 't', 1, 1, 0.1), "
+                                  f"out_dir={str(tmp_path)!r})"),
+        nbformat.v4.new_code_cell("raise CourseError('데이터 폴더가 없습니다: /없는/곳')"),
+    ]
+    NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = notebook.cells[1].outputs
+    text = "".join(o.get("text", "") for o in outputs)
+    assert text == "[오류] 데이터 폴더가 없습니다: /없는/곳\n"
+    assert not any(o.get("traceback") for o in outputs)

@@ -184,6 +184,25 @@ def test_resume_continues_from_saved_epoch(tmp_path, capsys):
         train(["--resume"], 6, du.TensorBatches(x, y, 32))
 
 
+def test_stage_result_is_reused_only_on_resume(tmp_path, capsys):
+    """run.stage: 끝난 단계(비교 실험 등)의 결과는 --resume 때만 저장된 것을 쓰고, 새 실행은 다시 계산합니다."""
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"정확도": [0.5, 0.75], "이름": "ReLU", "순위": [{"lr": 1e-3, "width": 256}]}
+
+    _, run = toy_run(tmp_path, [])
+    first = run.stage("비교", compute)
+    assert (run.out / "비교.pt").is_file() and (run.out / mu.CLOCK_FILE).is_file()
+    _, run = toy_run(tmp_path, ["--resume"])
+    assert run.stage("비교", compute) == first and len(calls) == 1  # 이어서: 다시 계산하지 않음
+    assert "저장된 결과" in capsys.readouterr().out
+    _, run = toy_run(tmp_path, [])
+    run.stage("비교", compute)
+    assert len(calls) == 2  # --resume 이 없으면 다시 계산
+
+
 def test_write_metrics_schema(tmp_path):
     args, run = toy_run(tmp_path, ["--quick"])
     assert run.out.name == "00_test-quick"

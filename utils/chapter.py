@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import runpy
@@ -48,11 +49,13 @@ def _notebook_error_handler(shell, kind, err, tb, tb_offset=None):
 
 
 def start_chapter(lesson: str, parser, *, quick: bool = False, data_dir: str | None = None,
-                  out_dir: str = "runs", actions: dict[str, str] | None = None):
+                  out_dir: str = "runs", actions: dict[str, str] | None = None, action_output_only: bool = False):
     """장의 첫 실행 셀이 부릅니다: 옵션을 정하고 시드·장치·결과 폴더를 준비해 (args, run) 을 돌려줍니다.
 
     actions={"predict": "predict"}: 스크립트에 --predict 가 있으면 이 장의 predict(args, run) 만 하고 끝냅니다.
     (그 함수는 장의 뒤쪽 절에 있으므로 장 파일을 부작용 없는 모듈로 가져와 부릅니다.)
+    action_output_only=True: 그때 시작 안내 줄을 표준 오류로 보내, 표준 출력에는 결과만 남깁니다
+    (예: `--translate-file 문장.de > 번역.en`).
     """
     if in_notebook():
         argv = ["--quick"] if quick else []
@@ -63,10 +66,16 @@ def start_chapter(lesson: str, parser, *, quick: bool = False, data_dir: str | N
         argv = sys.argv[1:]
         args = parser.parse_args(argv)
         sys.excepthook = _script_excepthook
-    action = next((name for option, name in (actions or {}).items() if getattr(args, option, None)), None)
+    # 빈 문자열(--text "")도 '주어진 옵션'입니다: 기본값(None·False)일 때만 건너뜁니다.
+    action = next((name for option, name in (actions or {}).items()
+                   if getattr(args, option, None) not in (None, False)), None)
     if action is not None:
         args.quick = False  # 예측 등은 전체 학습의 체크포인트를 씁니다
-    run = start_run(lesson, args, argv)
+    if action is not None and action_output_only:
+        with contextlib.redirect_stdout(sys.stderr):
+            run = start_run(lesson, args, argv)
+    else:
+        run = start_run(lesson, args, argv)
     if action is not None:
         getattr(importlib.import_module(lesson), action)(args, run)
         end_script()

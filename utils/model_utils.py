@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torchvision
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # 노트북에서도 글자 진행 막대 (위젯 경고 없이)
 
 DEFAULT_SEED = 42
 DEFAULT_OUT_DIR = "runs"
@@ -87,6 +87,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"숫자가 필요합니다 (받은 값: {text!r})") from None
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"0보다 큰 유한한 숫자여야 합니다 (받은 값: {text!r})")
+    return value
+
+
+def fraction(text: str) -> float:
+    """0 이상 1 미만의 비율 (드롭아웃·레이블 스무딩·가중치 감쇠 등): 범위 밖이면 학습 도중이 아니라 시작할 때 알림."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"숫자가 필요합니다 (받은 값: {text!r})") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"0 이상 1 미만이어야 합니다 (받은 값: {text!r})")
     return value
 
 
@@ -260,6 +271,20 @@ class Run:
         elapsed = self.elapsed()
         save_checkpoint({**state, "elapsed": elapsed}, path or self.checkpoint_path)
         write_text_atomic(self.out / CLOCK_FILE, json.dumps({"elapsed": elapsed}))
+
+    def stage(self, name: str, compute):
+        """학습 앞의 한 단계(비교 실험·탐색 등)를 compute() 로 하고 그 결과를 run.save 로 남깁니다.
+
+        --resume 이면 이미 끝난 단계는 다시 하지 않고 저장된 결과를 돌려줍니다 (중단된 본 학습만 이어서).
+        결과는 평범한 값(숫자·문자열·리스트·사전)이어야 합니다. 파일: 결과 폴더의 <name>.pt
+        """
+        path = self.path(f"{name}.pt")
+        if getattr(self.args, "resume", False) and path.is_file():
+            print(f"[이어서 학습] {path} 에 저장된 결과를 씁니다 (다시 계산하지 않음).")
+            return load_checkpoint(path)["result"]
+        result = compute()
+        self.save({"result": result}, path)
+        return result
 
     def resume_clock(self) -> None:
         """--resume: 이전 실행들의 시간을 이어서 셉니다 (없으면 0부터)."""
@@ -439,12 +464,12 @@ def _custom_epoch(train_step, batches, desc: str) -> dict:
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
-def _format_epoch(history: dict, index: int) -> str:
+def _format_epoch(history: dict, index: int, labels: dict | None = None) -> str:
     names = {"train_loss": "학습 손실", "train_accuracy": "학습 정확도", "val_loss": "검증 손실",
-             "val_accuracy": "검증 정확도"}
+             "val_accuracy": "검증 정확도", **(labels or {})}
     parts = []
     for key, values in history.items():
-        if key in ("epoch_seconds", "best_epoch") or len(values) <= index:
+        if key in ("epoch_seconds", "best_epoch") or len(values) <= index or names.get(key, key) is None:
             continue
         value = values[index]
         if isinstance(value, float) and value == value:  # NaN(검증 없음)은 건너뜀
@@ -456,7 +481,8 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         scheduler=None, clip_grad_norm=None, train_step=None, evaluate_fn=None,
         select_best: str | None = None, minimize: bool = False, patience: int | None = None,
         on_epoch_end=None, run: Run | None = None, resume: bool = False, checkpoint: Path | None = None,
-        checkpoint_extra: dict | None = None, name: str = "") -> dict:
+        checkpoint_extra: dict | None = None, name: str = "", labels: dict | None = None,
+        extra_state: dict | None = None, check_extra: bool = False) -> dict:
     """과정 전체가 함께 쓰는 하나뿐인 학습 루프: 에폭 반복, 기록, 체크포인트, --resume.
 
     - 기본 학습 단계: 순전파 → 손실 → 역전파 → (클리핑) → 갱신. train_step(batch) -> {이름: 값} 을 주면
@@ -467,6 +493,9 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
     - on_epoch_end(epoch, history) -> {이름: 값} | None: 에폭마다 더 잴 것(예: 검증 BLEU).
     - run 이 있으면 에폭마다 원자적 체크포인트. 모델·옵티마이저·스케줄러·기록·난수 상태·배치 순서 상태를
       저장하므로, 중단 후 --resume 한 학습은 CPU에서 끊기지 않은 학습과 같은 가중치에 도달합니다.
+    - labels={"val_bleu": "검증 BLEU"}: 에폭 줄에 쓸 이름 (None 이면 그 값은 줄에서 뺌).
+    - extra_state={"averager": obj}: state_dict()/load_state_dict() 가 있는 것(가중치 평균 등)도 체크포인트에
+      넣고 --resume 때 되살립니다. check_extra=True: --resume 할 때 checkpoint_extra 가 저장된 값과 같아야 합니다.
     돌려주는 history: 키마다 에폭별 값의 리스트 (+ select_best 가 있으면 "best_epoch", 1부터).
     """
     history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
@@ -480,6 +509,10 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         if state.get("planned_epochs", epochs) != epochs:  # 학습률 스케줄이 에폭 수에 묶여 있기 때문
             raise CourseError(f"체크포인트는 --epochs {state['planned_epochs']} 로 계획된 학습입니다. "
                               "같은 값으로 이어서 학습하거나, --resume 없이 새로 시작하세요.")
+        for key, value in (checkpoint_extra or {}).items() if check_extra else ():
+            if state.get(key) != value:
+                raise CourseError(f"체크포인트의 {key} 가 지금 설정과 다릅니다. 같은 옵션으로 --resume 하거나, "
+                                  "--resume 없이 새로 시작하세요.")
         model.load_state_dict(state["model"])
         _load_state_dicts(optimizer, state["optimizer"])
         _load_state_dicts(scheduler, state.get("scheduler"))
@@ -487,6 +520,8 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         set_rng_state(state["rng"])
         if "batches" in state:
             train_batches.load_state_dict(state["batches"])
+        for key, obj in (extra_state or {}).items():
+            obj.load_state_dict(state[key])
         print(f"[이어서 학습] {path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
     for epoch in range(start_epoch, epochs):
         if patience is not None and epoch - best["epoch"] >= patience and best["epoch"] > 0:
@@ -519,12 +554,13 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
                 best = {"value": value, "epoch": epoch + 1,
                         "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             history["best_epoch"] = best["epoch"]
-        print(f"  {name}에폭 {epoch + 1:>2}/{epochs}  {_format_epoch(history, epoch)}"
+        print(f"  {name}에폭 {epoch + 1:>2}/{epochs}  {_format_epoch(history, epoch, labels)}"
               f"  ({history['epoch_seconds'][-1]:.1f}초)")
         if run is not None:
             state = {"model": model.state_dict(), "optimizer": _state_dicts(optimizer),
                      "epoch": epoch + 1, "planned_epochs": epochs, "history": history, "best": best,
-                     "rng": rng_state(), **(checkpoint_extra or {})}
+                     "rng": rng_state(), **(checkpoint_extra or {}),
+                     **{key: obj.state_dict() for key, obj in (extra_state or {}).items()}}
             if scheduler is not None:
                 state["scheduler"] = _state_dicts(scheduler)
             if hasattr(train_batches, "state_dict"):
