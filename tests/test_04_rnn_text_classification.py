@@ -1,18 +1,24 @@
-"""레슨 04 테스트: 토큰화·어휘 사전, 패딩 누수 없음(packed/길이별 배치), 직접 만든 RNN, 빠른 실행, --text."""
+"""레슨 04 테스트: 토큰화·어휘 사전, 패딩 누수 없음(packed/길이별 배치), 직접 만든 RNN, 지문(원래 코드와 같은 학습),
+빠른 실행(대체 데이터)·중단 후 이어서 학습, --text, 데이터 배관(utils/datasets/imdb.py)."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import http.server
 import io
+import json
 import tarfile
 import threading
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from conftest import lesson, read_metrics, run_main
+from utils import model_utils
+from utils.datasets import imdb
+from utils.model_utils import fit
 
 L = lesson("04_rnn_text_classification")
 NAME = "04_rnn_text_classification"
@@ -75,6 +81,18 @@ def test_bucket_batches_cover_every_review_once_with_little_padding():
     (tokens, lengths), y = next(iter(batches))
     assert tokens.shape == (len(y), lengths.max().item())
     assert L.padding_fraction(seqs, 32, bucketed=True) < 0.1 < L.padding_fraction(seqs, 32, bucketed=False)
+
+
+def test_bucket_batches_state_dict_restores_the_shuffle_order():
+    """fit 이 체크포인트에 넣는 섞기 상태: 되살리면 다음 에폭의 배치 순서가 같습니다 (--resume)."""
+    seqs = [torch.ones(n, dtype=torch.long) for n in range(1, 101)]
+    a = L.BucketBatches(seqs, [0] * 100, 8, shuffle=True, seed=3)
+    list(a)  # 한 에폭
+    state = a.state_dict()
+    expected = [idx.tolist() for idx in a.batch_indices()]
+    b = L.BucketBatches(seqs, [0] * 100, 8, shuffle=True, seed=99)
+    b.load_state_dict(state)
+    assert [idx.tolist() for idx in b.batch_indices()] == expected
 
 
 def test_reverse_within_length_keeps_padding_at_the_end():
@@ -144,7 +162,45 @@ def test_input_gradient_norms_has_one_value_per_time_step():
     assert all(p.grad is None for p in model.parameters())  # 원래 모델은 그대로
 
 
-# --- 빠른 실행: 실제 데이터와 대체 데이터 ------------------------------------------------
+# --- 지문: 기본 실행의 본 모델을 3걸음 학습한 결과가 정리 전 코드(c6c022a)와 같음 ---------------------
+FINGERPRINT = Path(__file__).parent / "fixtures" / f"{NAME}_fingerprint.json"
+
+
+def test_default_model_training_matches_fingerprint_of_original_code():
+    """양방향 GRU+풀링(기본 크기) · Adam · 선형 감소(5에폭 기준) · 클리핑 1.0, 합성 번호 열 192개(배치 64 × 3걸음)."""
+    fp = json.loads(FINGERPRINT.read_text(encoding="utf-8"))
+    args = L.build_parser().parse_args([])
+    settings = L.lesson_settings(args, "local")
+    key, _, config = settings["models"][-1]
+    assert key == "bigru" and config == fp["config"] and settings["max_len"] == 400
+    g = torch.Generator().manual_seed(fp["seed"])
+    vocab = L.Vocab([L.PAD, L.UNK] + [f"w{i}" for i in range(fp["vocab_size"] - 2)])
+    lengths = torch.randint(3, 460, (fp["n_seqs"],), generator=g).tolist()
+    tokens = [[f"w{int(i)}" for i in torch.randint(0, fp["vocab_size"] + 200, (n,), generator=g)] for n in lengths]
+    labels = torch.randint(0, 2, (fp["n_seqs"],), generator=g).tolist()
+    batches = L.BucketBatches(L.encode_texts(tokens, vocab, settings["max_len"]), labels, settings["batch_size"],
+                              shuffle=True, seed=fp["seed"])
+    torch.manual_seed(fp["seed"])
+    model = L.build_model(dict(vocab_size=len(vocab), **config))
+    optimizer = L.make_optimizer(model, args.lr)
+    scheduler = L.linear_decay(optimizer, settings["epochs"] * len(batches))
+    torch.manual_seed(fp["seed"])
+    cpu = torch.device("cpu")
+    with L.rnn_on_cpu(cpu):
+        history = fit(model, batches, None, nn.CrossEntropyLoss(), optimizer, cpu, 1, scheduler=scheduler,
+                      clip_grad_norm=L.CLIP_GRAD_NORM)
+    assert len(batches) == 3 and scheduler.get_last_lr()[0] == pytest.approx(fp["lr_after"])
+    assert history["train_loss"][0] == pytest.approx(fp["train_loss"], rel=1e-5)
+    params = dict(model.named_parameters())
+    assert sorted(params) == sorted(fp["params"])
+    for name, p in params.items():
+        want, p = fp["params"][name], p.detach().double()
+        torch.testing.assert_close(p.sum().item(), want["sum"], rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(p.abs().sum().item(), want["abs_sum"], rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(p.flatten()[:4].tolist(), want["first4"], rtol=1e-5, atol=1e-6, msg=name)
+
+
+# --- 빠른 실행: 대체 데이터 (실제 데이터의 --quick 은 tests/test_notebooks.py 가 노트북으로 돌립니다) ----------
 def check_run(out, source):
     metrics = read_metrics(out, NAME)
     assert metrics["data_source"] == source and metrics["lesson"] == NAME
@@ -157,7 +213,8 @@ def check_run(out, source):
     run_dir = out / f"{NAME}-quick"
     for fig in FIGURES:
         assert (run_dir / fig).stat().st_size > 5_000, fig
-    assert (run_dir / "checkpoint.pt").is_file()
+    assert (run_dir / "checkpoint.pt").is_file()  # 고른 모델 (--text 가 씀)
+    assert all((run_dir / f"{k}_checkpoint.pt").is_file() for k in ("rnn", "lstm", "gru", "bigru"))  # --resume 용
     return metrics
 
 
@@ -172,16 +229,41 @@ def fallback_run(tmp_path_factory):
 
 def test_quick_run_on_fallback(fallback_run, capsys):
     metrics = check_run(fallback_run[0], "fallback")
-    assert metrics["metrics"]["test_accuracy"] >= 0.75  # 템플릿 문장은 감정 단어만 알면 쉽게 맞힙니다
-    assert metrics["n_train"] + metrics["metrics"]["vocab_size"] > 0
+    m = metrics["metrics"]
+    assert m["test_accuracy"] >= 0.75  # 템플릿 문장은 감정 단어만 알면 쉽게 맞힙니다
+    # 템플릿 문장 2,000개 = 테스트 400 + 학습 1,600 (그중 10% 160개는 검증), 3 에폭
+    assert (metrics["n_train"], metrics["n_test"], metrics["epochs"]) == (1440, 400, 3)
+    # 사전: <pad>, <unk> + 템플릿에 나오는 서로 다른 단어 43개 (최소 빈도 1)
+    assert m["vocab_size"] == 45 and m["vocab_coverage"] == 1.0
+    assert [m[f"{k}_epochs"] for k in ("rnn", "lstm", "gru", "bigru")] == [3, 3, 3, 3]
+    assert all(1 <= m[f"{k}_best_epoch"] <= 3 for k in ("rnn", "lstm", "gru", "bigru"))
 
 
-def test_quick_run_on_real_data(real_data_dir, tmp_path, capsys):
-    assert run_main(L, ["--quick", "--data-dir", str(real_data_dir), "--out-dir", str(tmp_path)]) == 0
-    metrics = check_run(tmp_path, "local")
-    assert metrics["n_train"] == 900 and metrics["n_test"] == 500  # 폴더마다 500/250개만 읽고 10%는 검증
-    # 리뷰 900개로 짧은 한 에폭: 시드 42에서 약 0.6 (우연 수준 0.5보다 높아야 합니다)
-    assert metrics["metrics"]["test_accuracy"] >= 0.53
+def test_interrupted_run_resumes_to_the_same_result(fallback_run, tmp_path, capsys, monkeypatch):
+    """LSTM 2번째 에폭에서 멈춘 뒤 --resume: 끝난 RNN은 건너뛰고, 끝까지 한 번에 돈 실행과 같은 결과."""
+    out = tmp_path / "중단"
+    argv = ["--quick", "--no-download", "--data-dir", str(fallback_run[1]), "--out-dir", str(out)]
+    real_epoch = model_utils.train_one_epoch
+
+    def interrupt(*args, **kwargs):
+        if kwargs.get("desc", "").startswith("LSTM 에폭 2/"):
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(model_utils, "train_one_epoch", interrupt)
+    assert run_main(L, argv) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert run_main(L, [*argv, "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "rnn_checkpoint.pt 의 3 에폭 다음부터" in printed and "lstm_checkpoint.pt 의 1 에폭 다음부터" in printed
+    resumed, straight = read_metrics(out, NAME)["metrics"], read_metrics(fallback_run[0], NAME)["metrics"]
+    for key, value in straight.items():
+        if "seconds" not in key and key not in ("packed_slowdown", "cpu_seconds"):
+            assert resumed[key] == value, key
+    # 모델 설정이 달라지는 옵션(사전 크기)으로는 이어 가지 않습니다
+    assert run_main(L, [*argv, "--resume", "--vocab-size", "10"]) == 2
+    assert "config 가 지금 설정과 다릅니다" in capsys.readouterr().err
 
 
 # --- --text / --text-file ----------------------------------------------------
@@ -249,7 +331,7 @@ def test_partial_aclimdb_folder_names_what_is_missing(tmp_path, capsys):
 
 
 def test_corrupt_review_file_is_named(tmp_path, capsys):
-    for folder in L.IMDB_FOLDERS:
+    for folder in imdb.FOLDERS:
         d = tmp_path / "aclImdb" / folder
         d.mkdir(parents=True)
         (d / "0_7.txt").write_text("a fine film", encoding="utf-8")
@@ -267,7 +349,7 @@ def test_require_data_without_data_is_a_korean_error(empty_data_dir, tmp_path, c
 def tiny_imdb_archive() -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for folder in L.IMDB_FOLDERS:
+        for folder in imdb.FOLDERS:
             data = b"a fine film"
             info = tarfile.TarInfo(f"aclImdb/{folder}/0_7.txt")
             info.size = len(data)
@@ -275,7 +357,7 @@ def tiny_imdb_archive() -> bytes:
     return buf.getvalue()
 
 
-def test_download_dataset_verifies_and_extracts(tmp_path, monkeypatch):
+def test_imdb_download_verifies_and_extracts(tmp_path, monkeypatch):
     archive = tiny_imdb_archive()
     served = tmp_path / "served"
     served.mkdir()
@@ -285,12 +367,13 @@ def test_download_dataset_verifies_and_extracts(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(L, "IMDB_URL", f"http://127.0.0.1:{server.server_port}/aclImdb_v1.tar.gz")
-        monkeypatch.setattr(L, "IMDB_MD5", "0" * 32)  # 체크섬이 틀리면 받지 않습니다
-        assert L.download_dataset(tmp_path / "bad") is False
+        monkeypatch.setattr(imdb, "URL", f"http://127.0.0.1:{server.server_port}/aclImdb_v1.tar.gz")
+        monkeypatch.setattr(imdb, "MD5", "0" * 32)  # 체크섬이 틀리면 받지 않습니다
+        assert imdb.download(tmp_path / "bad") is False
         assert not (tmp_path / "bad" / "aclImdb_v1.tar.gz").exists()
-        monkeypatch.setattr(L, "IMDB_MD5", hashlib.md5(archive).hexdigest())
-        assert L.download_dataset(tmp_path / "good") is True
+        monkeypatch.setattr(imdb, "MD5", hashlib.md5(archive).hexdigest())
+        assert imdb.download(tmp_path / "good") is True
+        assert L.download_dataset is imdb.download  # download_data.py 가 레슨마다 부르는 이름
         assert (tmp_path / "good" / "aclImdb" / "test" / "neg" / "0_7.txt").read_text() == "a fine film"
     finally:
         server.shutdown()
