@@ -1,4 +1,5 @@
-"""레슨 05 (LSTM 주가 예측) 테스트: 윈도우 정렬, 누수 없는 스케일러, 직접 만든 LSTM 셀, CSV 정리와 오류, 빠른 실행."""
+"""레슨 05 (LSTM 주가 예측) 테스트: 윈도우 정렬, 누수 없는 스케일러, 직접 만든 LSTM 셀, CSV 정리와 오류,
+대체 데이터로 빠른 실행, 조기 종료와 --resume. (실제 데이터의 --quick 실행은 tests/test_notebooks.py 가 합니다.)"""
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from conftest import lesson, read_metrics, run_main
+from utils import model_utils
+from utils.datasets import stocks
 from utils.model_utils import load_checkpoint
 
 NAME = "05_lstm_sequence_prediction"
@@ -23,8 +26,8 @@ def mod():
 
 
 def gbm_frame(mod, n_days=400, seed=0) -> pd.DataFrame:
-    raw = mod.geometric_brownian_motion(n_days=n_days, seed=seed)
-    return mod.clean_prices(raw, ["Close"])[0]
+    raw = stocks.geometric_brownian_motion(n_days=n_days, seed=seed)
+    return mod.clean_prices(stocks.parse_prices(raw, ["Close"]), ["Close"])[0]
 
 
 # ---------------------------------------------------------------------------
@@ -128,7 +131,7 @@ def messy_frame() -> pd.DataFrame:
 
 
 def test_cleaning_reports_every_fix(mod, capsys):
-    df, report = mod.clean_prices(messy_frame(), ["Close"])
+    df, report = mod.clean_prices(stocks.parse_prices(messy_frame(), ["Close"]), ["Close"])
     assert report == {"rows_read": 7, "null_rows": 1, "zero_volume_rows": 1, "was_unsorted": True,
                       "duplicate_dates": 1, "rows_kept": 4}
     assert df["Date"].dt.strftime("%m-%d").tolist() == ["01-02", "01-03", "01-08", "01-09"]
@@ -189,67 +192,92 @@ def test_require_data_and_bad_options(mod, empty_data_dir, tmp_path, capsys):
     assert "YYYY-MM-DD" in capsys.readouterr().err
 
 
-def test_download_dataset_is_optional(mod, empty_data_dir, real_data_dir, monkeypatch, capsys):
+def test_download_is_optional(empty_data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "yfinance", None)   # yfinance 가 설치되지 않은 컴퓨터
-    assert mod.download_dataset(empty_data_dir) is False
+    assert stocks.download(empty_data_dir) is False
     assert "pip install yfinance" in capsys.readouterr().out
-    assert mod.download_dataset(real_data_dir) is True                  # 이미 있으면 아무것도 받지 않음
+    (tmp_path / "stocks").mkdir()
+    for ticker in stocks.TICKERS:                       # 세 파일이 이미 있으면 아무것도 받지 않음 (yfinance 없이도)
+        stocks.csv_path(tmp_path, ticker).write_text(HEADER, encoding="utf-8")
+    assert stocks.download(tmp_path) is True
 
 
 # ---------------------------------------------------------------------------
-# 빠른 실행: 실제 데이터와 대체 데이터
+# 대체 데이터(GBM)로 빠른 실행, 체크포인트, 조기 종료와 --resume
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def real_quick_run(real_data_dir, tmp_path_factory):
+def fallback_quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs05")
-    code = run_main(lesson(NAME), ["--quick", "--data-dir", str(real_data_dir), "--out-dir", str(out)])
+    empty = tmp_path_factory.mktemp("빈 데이터")
+    code = run_main(lesson(NAME), ["--quick", "--no-download", "--data-dir", str(empty), "--out-dir", str(out)])
     return code, out
 
 
-def check_run(out, source):
+def test_quick_run_on_fallback(fallback_quick_run):
+    code, out = fallback_quick_run
+    assert code == 0
     record = read_metrics(out, NAME)
-    assert record["data_source"] == source and record["lesson"] == NAME
+    assert record["data_source"] == "fallback" and record["lesson"] == NAME
+    assert record["dataset"] == stocks.FALLBACK_NAME
     m = record["metrics"]
     for key in ["rmse", "naive_rmse", "direction_accuracy", "mae", "mape", "up_day_share",
                 "moving_average_rmse", "linear_rmse", "price_target_rmse"]:
         assert np.isfinite(m[key]), key
     assert 0 <= m["direction_accuracy"] <= 1 and 0 < m["up_day_share"] < 1
+    # --quick: 최근 700 거래일, 윈도우 20, 5일 예측, 2에폭. 분할 크기는 날짜 계산으로 정해집니다.
+    assert (m["window"], m["horizon"], m["epochs_run"], record["epochs"]) == (20, 5, 2, 2)
+    assert (record["n_train"], m["n_val"], record["n_test"]) == (480, 86, 101)
+    assert (m["test_start"], m["test_end"]) == ("2023-05-09", "2023-10-02")   # 가짜 주가의 영업일 달력
+    # 랜덤 워크: 어떤 모델도 naive를 크게 이길 수 없습니다 (LSTM은 10 % 이내)
+    assert m["rmse"] <= 1.1 * m["naive_rmse"]
+    assert m["rmse_ratio_to_naive"] == pytest.approx(m["rmse"] / m["naive_rmse"])
     for name in FIGURES:
         assert (out / f"{NAME}-quick" / name).stat().st_size > 10_000, name
-    return record
 
 
-def test_quick_run_on_real_data(real_quick_run):
-    code, out = real_quick_run
-    assert code == 0
-    record = check_run(out, "local")
-    m = record["metrics"]
-    assert record["dataset"].startswith("삼성전자") and record["n_test"] > 50
-    # 랜덤 워크에 가까운 주가: LSTM은 naive와 비슷해야 하고(5 % 이내), 늦게 따라가는 이동평균보다는 좋아야 함
-    assert m["rmse"] <= 1.05 * m["naive_rmse"]
-    assert m["rmse"] < m["moving_average_rmse"]
-    assert m["price_target_rmse"] > m["naive_rmse"]
-
-
-def test_checkpoint_holds_scaler_as_tensors(real_quick_run, real_data_dir, mod):
-    _, out = real_quick_run
+def test_checkpoint_holds_scaler_as_tensors(fallback_quick_run, mod):
+    _, out = fallback_quick_run
     state = load_checkpoint(out / f"{NAME}-quick" / "checkpoint.pt")      # weights_only=True
     config = state["config"]
     assert isinstance(state["scaler"]["mean"], torch.Tensor) and state["scaler"]["std"].shape == (1,)
-    assert config["target"] == "return" and config["window"] == 20
+    assert config["target"] == "return" and config["window"] == 20 and config["hidden"] == 16
     model = mod.LSTMForecaster(1, config["hidden"], config["layers"], config["horizon"], dropout=0.2)
-    model.load_state_dict(state["best_model"])
-    # 체크포인트의 스케일러 = CSV의 학습 구간만으로 다시 계산한 값
-    df, _ = mod.clean_prices(mod.read_price_csv(mod.csv_path(real_data_dir, "005930.KS")), ["Close"])
+    model.load_state_dict(state["best"]["model"])
+    assert state["best"]["epoch"] == state["history"]["best_epoch"]
+    # 체크포인트의 스케일러 = 같은 가짜 주가의 학습 구간만으로 다시 계산한 값
+    raw = stocks.geometric_brownian_motion(seed=42)
+    df, _ = mod.clean_prices(stocks.parse_prices(raw, ["Close"]), ["Close"])
     data = mod.prepare_data(df.tail(mod.QUICK_ROWS).reset_index(drop=True), 20, config["horizon"], None)
     torch.testing.assert_close(state["scaler"]["mean"], data.scaler.mean)
     torch.testing.assert_close(state["scaler"]["std"], data.scaler.std)
 
 
-def test_quick_run_on_fallback(mod, empty_data_dir, tmp_path, capsys):
-    code = run_main(mod, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(tmp_path)])
-    assert code == 0
-    assert "[주의]" in capsys.readouterr().out
-    record = check_run(tmp_path, "fallback")
-    assert "대체 데이터" in record["dataset"]
-    assert record["metrics"]["rmse"] <= 1.1 * record["metrics"]["naive_rmse"]
+def test_early_stopping_and_resume_match_straight_run(mod, empty_data_dir, tmp_path, capsys, monkeypatch):
+    """검증 손실 기준 조기 종료의 규칙과, 중단 후 --resume 한 결과가 끊기지 않은 실행과 똑같은지."""
+    base = ["--no-download", "--data-dir", str(empty_data_dir), "--epochs", "4", "--patience", "2",
+            "--window", "10", "--hidden", "8", "--horizon", "2"]
+    assert run_main(mod, [*base, "--out-dir", str(tmp_path / "a")]) == 0
+    real_evaluate, calls = model_utils.evaluate, []
+
+    def interrupt_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                  # 본 모델의 2에폭 검증 중에 Ctrl+C
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(model_utils, "evaluate", interrupt_second_epoch)
+        assert run_main(mod, [*base, "--out-dir", str(tmp_path / "b")]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert run_main(mod, [*base, "--out-dir", str(tmp_path / "b"), "--resume"]) == 0
+    assert "[이어서 학습]" in capsys.readouterr().out
+    straight = read_metrics(tmp_path / "a", NAME, quick=False)
+    resumed = read_metrics(tmp_path / "b", NAME, quick=False)
+    assert resumed["metrics"] == straight["metrics"]
+    # 조기 종료: 최고 에폭 = 검증 손실이 (처음으로) 가장 낮은 에폭, 그 뒤 patience 에폭 동안 나아지지 않으면 멈춤
+    for run_dir in [tmp_path / "a" / NAME, tmp_path / "b" / NAME]:
+        state = load_checkpoint(run_dir / "checkpoint.pt")
+        val, best = state["history"]["val_loss"], state["best"]["epoch"]
+        assert best == int(np.argmin(val)) + 1 == resumed["metrics"]["best_epoch"]
+        assert len(val) == resumed["metrics"]["epochs_run"]
+        assert len(val) == 4 or len(val) - best == 2
