@@ -1,51 +1,68 @@
-"""레슨 06 — YOLO 객체 탐지(object detection): 바운딩 박스, IoU, NMS, mAP, 직접 만든 YOLO식 탐지기
+# %% [markdown]
+# # 06. YOLO 객체 탐지 — 바운딩 박스, IoU, NMS, mAP, 처음부터 학습하는 YOLO식 탐지기
+#
+# **학습 목표**
+# - 바운딩 박스(bounding box)의 세 가지 표기(xyxy, xywh, YOLO 레이블의 정규화된 cx·cy·w·h)를 서로 바꾼다.
+# - IoU, 비최대 억제(NMS), 평균 정밀도(AP)와 mAP(mean Average Precision, 클래스별 AP의 평균)를 직접 구현한다.
+#   테스트가 라이브러리 함수를 막아 둔 채 실행한 뒤 torchvision·pycocotools(COCO 공식 평가)와 결과가 같음을 확인한다.
+# - 격자 칸마다 '물체가 있는가(객체성)·박스·클래스'를 예측하는 앵커 없는(anchor-free) YOLO식 탐지기를
+#   처음부터 학습하고, 손실 함수(loss function)를 항목별로 이해한다.
+# - 실제 사진(COCO 표본 coco128)의 정답 박스와 클래스 통계를 보고, CPU에서 초당 프레임 수(FPS)를 잰다.
+#
+# **데이터셋**
+# - 생성 도형 탐지 데이터(내려받기 없음): 128×128 RGB, 도형 4종(원·사각형·삼각형·십자; 클래스는 색이 아니라
+#   '모양'으로 정해지고 색은 물체마다 무작위), 변 12~56 px, 이미지마다 1~6개(서로 IoU ≤ 0.3), 무늬·잡음이 있는 배경.
+#   학습 6,000장(시드 S), 검증 300장(시드 S+1), 시험 600장(시드 S+2).
+# - coco128: COCO train2017 의 처음 128장 (YOLO 레이블), `DL_DATA_DIR/coco128/`.
+#   없으면 안내 후 실제 사진 부분만 건너뜁니다 (결과에 `fallback` 으로 기록).
+#
+# **핵심 개념**: 바운딩 박스, IoU, 비최대 억제(NMS), 평균 정밀도(AP), mAP@0.5, mAP@[.5:.95] (COCO 101점 보간),
+# 격자(grid)와 스트라이드(stride), 중심 샘플링, IoU 손실, 객체성(objectness), 실시간 추론과 FPS
+#
+# **실행 방법**
+# ```
+# python 06_yolo_object_detection.py                  # 전체: 데이터 생성 → 학습 → mAP → FPS → 그림
+# python 06_yolo_object_detection.py --quick          # 흐름만 확인 (20초 안팎)
+# python 06_yolo_object_detection.py --image 사진.jpg  # 학습된 탐지기로 사진(또는 폴더) 탐지
+# python 06_yolo_object_detection.py --video 영상.mp4  # 영상 탐지 → 박스와 FPS를 그린 영상 파일
+# python 06_yolo_object_detection.py --camera 0       # 웹캠 (창은 GUI 있는 opencv-python 에서만)
+# ```
+# 노트북(`notebooks/06_yolo_object_detection.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
+#
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 약 3분 (학습 10에폭), `--quick` 은 20초 안팎.
+# GPU에서는 1분 안팎.
 
-학습 목표
-    1. 바운딩 박스(bounding box)의 세 가지 표기(xyxy, xywh, YOLO 라벨의 정규화된 cx-cy-w-h)를 서로 바꿉니다.
-    2. IoU, 비최대 억제(NMS), 평균 정밀도(AP)와 mAP(mean Average Precision, 클래스별 AP의 평균)를
-       직접 구현합니다. 테스트가 torchvision·pycocotools(COCO 공식 평가)와 결과가 같음을 확인합니다.
-    3. 격자 칸마다 '물체가 있는가(objectness)·상자·클래스'를 예측하는 앵커 없는(anchor-free) YOLO식
-       탐지기를 처음부터 학습하고, 손실 함수(loss function)를 항목별로 이해합니다.
-    4. 실제 사진(COCO 표본 coco128)의 정답 상자와 클래스 통계를 보고, CPU에서 초당 프레임 수(FPS)를 잽니다.
-
-데이터셋
-    - 생성 도형 탐지 데이터(다운로드 없음): 128×128 RGB, 도형 4종(원·사각형·삼각형·십자; 클래스는 색이
-      아니라 '모양'으로 정해지고 색은 물체마다 무작위), 변 12~56 px, 이미지마다 1~6개(서로 IoU ≤ 0.3),
-      무늬·잡음이 있는 배경. 학습 6,000장(시드 S), 검증 300장(시드 S+1), 시험 600장(시드 S+2, 다른 시드).
-    - coco128: COCO train2017의 처음 128장 (YOLO 라벨 + COCO json), DL_DATA_DIR/coco128/.
-      없으면 한국어 안내 후 coco128 부분만 건너뜁니다 (data_source "fallback").
-
-핵심 개념
-    바운딩 박스 · IoU · 비최대 억제(NMS) · 평균 정밀도(AP) · mAP@0.5 · mAP@[.5:.95] (COCO 101점 보간)
-    · 격자(grid)와 스트라이드(stride) · 중심 샘플링 · IoU 손실 · 객체성(objectness) · 실시간 추론과 FPS
-
-실행 방법
-    python 06_yolo_object_detection.py                    # 전체: 데이터 생성 → 학습 → mAP → FPS → 그림
-    python 06_yolo_object_detection.py --quick            # 몇 초짜리 흐름 확인
-    python 06_yolo_object_detection.py --image 사진.jpg    # 학습된 탐지기로 사진(또는 폴더) 탐지
-    python 06_yolo_object_detection.py --video 영상.mp4    # 영상 탐지 → 상자와 FPS를 그린 영상 파일
-    python 06_yolo_object_detection.py --camera 0         # 웹캠 (창은 GUI 있는 opencv-python 에서만)
-
-예상 시간 (측정값, 2코어 CPU, 다른 작업과 CPU 공유)
-    전체 실행 약 12분 (학습 약 10분), --quick 약 5초. GPU에서는 1분 안팎.
-"""
-from __future__ import annotations
-
+# %%
 import math
-import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
+from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
-from utils.data_utils import collect_image_paths, locate_dataset, read_image, resolve_data_dir
-from utils.model_utils import (CourseError, count_parameters, lesson_main, load_checkpoint, make_parser,
-                               positive_int, save_checkpoint, start_run)
+from utils.chapter import section, start_chapter
+from utils.data_utils import TensorBatches
+from utils.datasets import coco128
+from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, fit, load_checkpoint,
+                               make_parser, positive_int)
+from utils.video import add_stream_options, detect_image_files, only_one, plot_detections_grid, stream_detections
+from utils.visualization import new_figure, save_figure
 
+# %% tags=["parameters"]
+QUICK = False      # True: 작은 생성 데이터와 1에폭으로 흐름만 확인
+DATA_DIR = None    # 데이터 루트 (None: 환경 변수 DL_DATA_DIR, 없으면 ./data)
+OUT_DIR = "runs"   # 그림·체크포인트·metrics.json 을 둘 곳
+
+# %% [markdown]
+# 실행 설정: 스크립트로 실행하면 명령행 옵션(`--quick`, `--epochs`, `--image` …)을, 노트북에서는 위 매개변수 셀을 씁니다.
+
+# %%
 LESSON = "06_yolo_object_detection"
 IMG_SIZE = 128          # 생성 데이터와 탐지기의 입력 크기
 STRIDE = 8              # 특성 맵(feature map) 한 칸 = 입력 8×8 픽셀 → 128/8 = 16×16 격자
@@ -53,25 +70,36 @@ SHAPE_CLASSES = ["원", "사각형", "삼각형", "십자"]
 MIN_SIDE, MAX_SIDE, MAX_OBJECTS, MAX_PAIR_IOU = 12, 56, 6, 0.3
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)   # mAP@[.5:.95] 의 IoU 기준 10개
 COCO_RECALL_POINTS = np.linspace(0.0, 1.0, 101)    # COCO 101점 보간의 재현율 지점
-COCO_KO = ["사람", "자전거", "자동차", "오토바이", "비행기", "버스", "기차", "트럭", "보트", "신호등",
-           "소화전", "정지 표지판", "주차 미터기", "벤치", "새", "고양이", "개", "말", "양", "소",
-           "코끼리", "곰", "얼룩말", "기린", "배낭", "우산", "핸드백", "넥타이", "여행 가방", "프리스비",
-           "스키", "스노보드", "공", "연", "야구 방망이", "야구 글러브", "스케이트보드", "서핑보드", "테니스 라켓", "병",
-           "와인 잔", "컵", "포크", "나이프", "숟가락", "그릇", "바나나", "사과", "샌드위치", "오렌지",
-           "브로콜리", "당근", "핫도그", "피자", "도넛", "케이크", "의자", "소파", "화분", "침대",
-           "식탁", "변기", "TV", "노트북", "마우스", "리모컨", "키보드", "휴대폰", "전자레인지", "오븐",
-           "토스터", "싱크대", "냉장고", "책", "시계", "꽃병", "가위", "곰 인형", "헤어드라이어", "칫솔"]
-COCO128_URL = "https://github.com/ultralytics/assets/releases/download/v0.0.0/coco128.zip"
-PRETRAINED_NAME = "ssdlite320_mobilenet_v3_large"
-BOX_LOSS_WEIGHT = 5.0   # 상자 손실의 가중치: 1-IoU 는 0~1 로 작아서 객체성·클래스 손실과 균형을 맞춥니다
+BOX_LOSS_WEIGHT = 5.0   # 박스 손실의 가중치: 1-IoU 는 0~1 로 작아서 객체성·클래스 손실과 균형을 맞춥니다
+N_VAL, QUICK_SIZES = 300, (480, 40, 60)   # 검증 이미지 수, --quick 의 학습·검증·시험 이미지 수
+download_dataset = coco128.download  # 강사용 download_data.py 가 레슨마다 부르는 이름
 
 
-# ---------------------------------------------------------------------------
-# 1. 바운딩 박스 표기와 변환
-# ---------------------------------------------------------------------------
-# xyxy: (왼쪽, 위, 오른쪽, 아래) 픽셀 — IoU·NMS 계산이 가장 쉬운 표기 (torchvision이 쓰는 표기)
-# xywh: (왼쪽, 위, 너비, 높이) 픽셀 — COCO json 의 'bbox'
-# cxcywh: (중심 x, 중심 y, 너비, 높이) — YOLO 라벨 파일은 이것을 이미지 크기로 나눈 0~1 값
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "레슨 06 — YOLO식 객체 탐지: 박스·IoU·NMS·mAP와 처음부터 학습하는 탐지기",
+                    epochs=10, batch_size=32, lr=3e-3)
+    p.add_argument("--image", nargs="+", metavar="FILE|FOLDER", help="학습된 탐지기로 사진(들) 탐지")
+    add_stream_options(p)   # --video, --camera, --max-frames
+    p.add_argument("--n-train", type=positive_int, default=6000, help="생성 학습 이미지 수 (기본 6000)")
+    p.add_argument("--n-test", type=positive_int, default=600, help="생성 시험 이미지 수 (기본 600, 다른 시드)")
+    add_threads_option(p)
+    return p
+
+
+# %%
+if __name__ == "__main__":
+    args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR,
+                              actions={"image": "detect_images", "video": "detect_video", "camera": "detect_video"})
+
+# %% [markdown]
+# ## 1. 바운딩 박스의 세 가지 표기
+# 같은 박스를 세 가지로 적습니다.
+# - **xyxy** `(왼쪽, 위, 오른쪽, 아래)` 픽셀 — IoU·NMS 계산이 가장 쉬운 표기 (torchvision 이 씁니다).
+# - **xywh** `(왼쪽, 위, 너비, 높이)` 픽셀 — COCO json 의 `bbox`.
+# - **cxcywh** `(중심 x, 중심 y, 너비, 높이)` — YOLO 레이블 파일은 이것을 이미지 너비·높이로 나눈 0~1 값이라,
+#   같은 레이블이 어떤 해상도의 이미지에도 맞습니다.
+
+# %%
 def xyxy_to_xywh(b: torch.Tensor) -> torch.Tensor:
     return torch.cat([b[..., :2], b[..., 2:] - b[..., :2]], dim=-1)
 
@@ -89,7 +117,7 @@ def cxcywh_to_xyxy(b: torch.Tensor) -> torch.Tensor:
 
 
 def yolo_to_xyxy(b: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """YOLO 라벨(정규화 cx,cy,w,h) → 픽셀 xyxy. 같은 라벨이 어떤 해상도의 이미지에도 맞는 이유입니다."""
+    """YOLO 레이블(정규화 cx,cy,w,h) → 픽셀 xyxy: 이미지의 너비·높이를 곱해 되돌립니다."""
     scale = torch.tensor([width, height, width, height], dtype=b.dtype)
     return cxcywh_to_xyxy(b * scale)
 
@@ -99,15 +127,28 @@ def xyxy_to_yolo(b: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return xyxy_to_cxcywh(b) / scale
 
 
-# ---------------------------------------------------------------------------
-# 2. IoU (Intersection over Union): 두 상자가 얼마나 겹치는가 (0~1)
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("1. 바운딩 박스의 세 가지 표기")
+    box = torch.tensor([[32.0, 16.0, 96.0, 64.0]])
+    print("  같은 박스의 세 가지 표기 (128×128 이미지):")
+    print(f"  xyxy  (왼쪽,위,오른쪽,아래) = {box.tolist()[0]}")
+    print(f"  xywh  (왼쪽,위,너비,높이)   = {xyxy_to_xywh(box).tolist()[0]}  ← COCO json")
+    print(f"  YOLO  (정규화 cx,cy,w,h)    = {xyxy_to_yolo(box, 128, 128).tolist()[0]}  ← YOLO 레이블 파일")
+
+# %% [markdown]
+# ## 2. IoU: 두 박스가 얼마나 겹치는가
+# $$\mathrm{IoU}(A,B) = \frac{|A\cap B|}{|A\cup B|} = \frac{|A\cap B|}{|A| + |B| - |A\cap B|} \in [0, 1]$$
+# 교집합은 '왼쪽 위 모서리의 최댓값'과 '오른쪽 아래 모서리의 최솟값'이 만드는 사각형입니다 (겹치지 않으면 너비·높이가
+# 음수 → 0). 브로드캐스팅으로 N개 × M개 박스의 모든 쌍을 한 번에 계산합니다.
+
+# %%
 def box_area(b: torch.Tensor) -> torch.Tensor:
     return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
 def box_intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N,4)×(M,4) → (N,M) 교집합 넓이. 브로드캐스팅으로 모든 쌍을 한 번에 계산합니다."""
+    """(N,4)×(M,4) → (N,M) 교집합 넓이."""
     top_left = torch.max(a[:, None, :2], b[None, :, :2])
     bottom_right = torch.min(a[:, None, 2:], b[None, :, 2:])
     wh = (bottom_right - top_left).clamp(min=0)   # 겹치지 않으면 너비·높이가 음수 → 0
@@ -115,28 +156,38 @@ def box_intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """쌍별 IoU 행렬 (N,M) = 교집합 / 합집합. 합집합 = 넓이A + 넓이B - 교집합."""
+    """쌍별 IoU 행렬 (N,M) = 교집합 / 합집합."""
     inter = box_intersection(a, b)
     return inter / (box_area(a)[:, None] + box_area(b)[None, :] - inter)
 
 
 def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """같은 위치끼리의 IoU (N,4),(N,4) → (N,). 손실 함수에서 예측 상자와 그 정답 상자를 비교할 때 씁니다."""
+    """같은 위치끼리의 IoU (N,4),(N,4) → (N,). 손실 함수에서 예측 박스와 그 정답 박스를 비교할 때 씁니다."""
     wh = (torch.min(a[:, 2:], b[:, 2:]) - torch.max(a[:, :2], b[:, :2])).clamp(min=0)
     inter = wh[:, 0] * wh[:, 1]
     return inter / (box_area(a) + box_area(b) - inter).clamp(min=1e-9)
 
 
-# ---------------------------------------------------------------------------
-# 3. 비최대 억제(NMS): 같은 물체에 겹쳐 나온 상자 중 점수가 가장 높은 것만 남기기
-# ---------------------------------------------------------------------------
-def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """탐욕적(greedy) NMS. 점수가 높은 상자부터 남기고, 그 상자와 IoU > 기준인 상자를 지웁니다.
+# %%
+if __name__ == "__main__":
+    section("2. IoU")
+    a = torch.tensor([[0.0, 0, 10, 10]])
+    b = torch.tensor([[0.0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30]])
+    print(f"  A = {a.tolist()[0]},  B = {b.tolist()}")
+    print(f"  IoU(A, B) = {[round(v, 4) for v in box_iou(a, b)[0].tolist()]}"
+          "  (같은 박스 1, 반씩 어긋나면 25/175 ≈ 0.143, 떨어져 있으면 0)")
 
-    점수가 같으면 앞 번호가 먼저입니다(안정 정렬). 돌려주는 값: 남긴 상자의 번호, 점수 내림차순.
-    """
+# %% [markdown]
+# ## 3. 비최대 억제(NMS)
+# 탐지기는 한 물체 둘레의 여러 격자 칸에서 거의 같은 박스를 냅니다. NMS는 점수가 가장 높은 박스를 남기고,
+# 그것과 IoU가 기준보다 큰 나머지를 지우기를 되풀이합니다(탐욕적). 클래스별 NMS는 다른 클래스의 박스끼리는
+# 지우지 않습니다 (겹쳐 서 있는 사람과 자전거처럼). 테스트가 `torchvision.ops.nms` 와 결과를 비교합니다 (점수 동점 포함).
+
+# %%
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """탐욕적(greedy) NMS. 점수가 같으면 앞 번호가 먼저(안정 정렬). 남긴 박스의 번호를 점수 내림차순으로."""
     order = torch.sort(scores, descending=True, stable=True).indices
-    # 기준값과의 비교는 float64로 (float32로 바꾼 0.3 은 0.3보다 조금 커서, 경계의 상자 판정이 달라짐)
+    # 기준값과의 비교는 float64로 (float32로 바꾼 0.3 은 0.3보다 조금 커서, 경계의 박스 판정이 달라짐)
     overlaps = (box_iou(boxes[order], boxes[order]).double() > iou_threshold).numpy()
     suppressed = np.zeros(len(order), dtype=bool)
     keep = []
@@ -144,24 +195,42 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
         if suppressed[i]:
             continue
         keep.append(i)
-        suppressed |= overlaps[i]   # 방금 남긴 상자와 많이 겹치는 나머지를 모두 지움
+        suppressed |= overlaps[i]   # 방금 남긴 박스와 많이 겹치는 나머지를 모두 지움
     return order[torch.tensor(keep, dtype=torch.long)]
 
 
 def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
                 iou_threshold: float) -> torch.Tensor:
-    """클래스별 NMS: 다른 클래스의 상자끼리는 지우지 않습니다 (겹쳐 있는 사람과 자전거처럼)."""
+    """클래스별 NMS: 클래스마다 따로 NMS 한 뒤 합쳐서 점수 순으로."""
     kept = [torch.nonzero(labels == c).flatten()[nms(boxes[labels == c], scores[labels == c], iou_threshold)]
             for c in torch.unique(labels)]
     keep = torch.sort(torch.cat(kept)).values if kept else torch.zeros(0, dtype=torch.long)
     return keep[torch.sort(scores[keep], descending=True, stable=True).indices]
 
 
-# ---------------------------------------------------------------------------
-# 4. mAP: COCO 방식 (IoU 기준 0.5~0.95, 재현율 101점 보간)
-# ---------------------------------------------------------------------------
-# 예측·정답은 이미지마다 dict: {"boxes": (K,4) xyxy, "labels": (K,), "scores": (K,)} (정답엔 scores 대신
-# 선택적으로 "iscrowd"). 군중(crowd) 상자는 '세지 않는 정답': 맞혀도 TP가 아니고, 거기 걸린 예측은 FP도 아님.
+# %%
+if __name__ == "__main__":
+    section("3. 비최대 억제(NMS)")
+    boxes = torch.tensor([[10.0, 10, 50, 50], [12, 12, 52, 52], [60, 60, 90, 90], [11, 9, 49, 51]])
+    scores, labels = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([0, 0, 0, 1])
+    print(f"  박스 4개, 점수 {scores.tolist()}, 클래스 {labels.tolist()}")
+    print(f"  NMS(기준 0.5) 후 남은 번호: {nms(boxes, scores, 0.5).tolist()}  (1번·3번은 0번과 겹쳐 지워짐)")
+    print(f"  클래스별 NMS 후: {batched_nms(boxes, scores, labels, 0.5).tolist()}  (3번은 다른 클래스라 남음)")
+
+# %% [markdown]
+# ## 4. 평균 정밀도(AP)와 mAP — COCO 방식
+# 예측을 점수 순으로 하나씩 받아들이며, 같은 클래스의 아직 짝이 없는 정답과 IoU ≥ 기준이면 맞힘(TP), 아니면 틀림(FP).
+# - 정밀도 = TP / (TP + FP), 재현율 = TP / 정답 수. 점수 기준을 낮출수록 재현율은 오르고 정밀도는 대개 내려갑니다.
+# - **AP** = 정밀도-재현율 곡선 아래 넓이. COCO는 재현율 0, 0.01, …, 1 의 101점에서 '그 재현율 이상에서 얻을 수 있는
+#   최대 정밀도'(보간)를 평균합니다.
+# - **mAP@0.5**: IoU 기준 0.5에서 클래스별 AP의 평균. **mAP@[.5:.95]**: 기준 0.5, 0.55, …, 0.95 열 개의 평균 —
+#   박스를 얼마나 정확히 맞혔는지까지 봅니다.
+# - 군중(crowd) 정답은 '세지 않는 정답': 맞혀도 TP가 아니고, 거기 걸린 예측은 FP도 아닙니다.
+#
+# 예측·정답은 이미지마다 사전 `{"boxes": (K,4) xyxy, "labels": (K,), "scores": (K,)}` (정답은 scores 대신 선택적으로
+# `"iscrowd"`). 테스트가 pycocotools(COCO 공식 평가)를 막아 둔 채 이 코드를 돌리고, 같은 값이 나오는지 확인합니다.
+
+# %%
 def _crowd_aware_iou(dt: torch.Tensor, gt: torch.Tensor, crowd: torch.Tensor) -> torch.Tensor:
     """COCO 규칙: 군중 정답과의 IoU는 '교집합 / 예측 넓이' (군중 안의 한 사람을 찾은 예측을 벌하지 않도록)."""
     iou = box_iou(dt, gt)
@@ -218,7 +287,7 @@ def interpolated_precision(tp: np.ndarray, ignored: np.ndarray, n_gt: int) -> np
 
 
 def mean_average_precision(predictions: list[dict], targets: list[dict], max_dets: int = 100) -> dict:
-    """COCO 방식 mAP. 돌려주는 값: map50, map50_95, 클래스별 AP, PR 곡선용 (recall, precision@0.5)."""
+    """COCO 방식 mAP. 돌려주는 값: map50, map50_95, 클래스별 AP, PR 곡선용 (재현율 101점의 정밀도@0.5)."""
     per_class: dict[int, dict] = {}
     for pred, target in zip(predictions, targets):
         crowd = target.get("iscrowd", torch.zeros(len(target["labels"]), dtype=torch.long)).bool()
@@ -234,8 +303,7 @@ def mean_average_precision(predictions: list[dict], targets: list[dict], max_det
             acc["tp"].append(tp)
             acc["ignored"].append(ign)
             acc["n_gt"] += int((~gt_crowd).sum())
-    ap = {}
-    pr_curve = {}
+    ap, pr_curve = {}, {}
     for c, acc in sorted(per_class.items()):
         if acc["n_gt"] == 0:      # 정답이 없는 클래스는 평균에서 뺍니다 (COCO와 같음)
             continue
@@ -253,86 +321,114 @@ def mean_average_precision(predictions: list[dict], targets: list[dict], max_det
             "ap_per_class": {c: float(v.mean()) for c, v in ap.items()}, "pr_curve": pr_curve}
 
 
-# ---------------------------------------------------------------------------
-# 5. coco128: YOLO 라벨 파일 읽기 (실제 사진)
-# ---------------------------------------------------------------------------
-def coco128_dir(root: Path) -> Path:
-    return Path(root) / "coco128"
+# %%
+if __name__ == "__main__":
+    section("4. 평균 정밀도(AP)와 mAP")
+    truth = [{"boxes": torch.tensor([[10.0, 10, 50, 50], [60, 60, 100, 100]]), "labels": torch.tensor([0, 0])}]
+    guess = [{"boxes": torch.tensor([[12.0, 10, 50, 52], [0, 60, 30, 90], [62, 58, 100, 96]]),
+              "scores": torch.tensor([0.9, 0.8, 0.6]), "labels": torch.tensor([0, 0, 0])}]
+    demo = mean_average_precision(guess, truth)
+    print("  정답 2개, 예측 3개 (점수 0.9 맞힘 → 0.8 틀림 → 0.6 맞힘)")
+    print(f"  mAP@0.5 = {demo['map50']:.3f} (재현율 0.5까지 정밀도 1, 그 뒤 2/3), mAP@[.5:.95] = {demo['map50_95']:.3f}")
+
+# %% [markdown]
+# ## 5. 실제 사진: coco128 과 YOLO 레이블
+# coco128 은 COCO 의 사진 128장과 YOLO 레이블 파일(이미지마다 `클래스 cx cy w h` 줄들, 좌표는 0~1)입니다.
+# 파일 찾기·내려받기·읽기는 `utils/datasets/coco128.py` 가 하고, 여기서는 1절의 `yolo_to_xyxy` 로 레이블을
+# 이미지마다 자기 크기의 픽셀 좌표로 바꿔 정답 박스를 그립니다. 클래스 통계는 '사람'이 압도적으로 많은
+# 실제 데이터의 불균형을 보여 줍니다.
+
+# %%
+def coco_targets(data: coco128.Coco128) -> list[dict]:
+    """YOLO 레이블(정규화) → 픽셀 xyxy 정답. 이미지마다 크기가 다르므로 각자의 너비·높이를 곱합니다."""
+    return [{"boxes": yolo_to_xyxy(b, img.shape[2], img.shape[1]), "labels": lab}
+            for img, b, lab in zip(data.images, data.yolo_boxes, data.labels)]
 
 
-def coco128_expected(root: Path) -> list[str]:
-    d = coco128_dir(root)
-    return [str(d / "images" / "train2017" / "*.jpg"), str(d / "labels" / "train2017" / "*.txt"),
-            str(d / "classes.txt")]
+def plot_class_statistics(labels: torch.Tensor, names: list[str], path: Path, top: int = 20) -> Path:
+    counts = torch.bincount(labels, minlength=len(names))
+    order = torch.argsort(counts, descending=True, stable=True)[:top]
+    fig, axes = new_figure(size=(9, 4))
+    ax = axes[0, 0]
+    ax.bar([names[i] for i in order.tolist()], counts[order].tolist(), color="tab:blue")
+    ax.set_title(f"coco128 클래스별 박스 수 (상위 {top}개, 전체 {int(counts.sum())}개, "
+                 f"등장 클래스 {int((counts > 0).sum())}개)")
+    ax.set_ylabel("박스 수")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
 
 
-def coco128_present(root: Path) -> bool:
-    d = coco128_dir(root)
-    return (d / "labels" / "train2017").is_dir() and any((d / "images" / "train2017").glob("*.jpg"))
+# %%
+if __name__ == "__main__":
+    section("5. 실제 사진: coco128 과 YOLO 레이블")
+    coco, data_source = coco128.load(args, limit=6 if args.quick else None)
+    if coco is None:
+        print("  coco128이 없어 실제 사진 부분을 건너뜁니다 (생성 도형 데이터로 탐지기 학습은 그대로 진행).")
+    else:
+        coco_truth, coco_names = coco_targets(coco), coco128.korean_names(coco.class_names)
+        empty = sum(len(t["labels"]) == 0 for t in coco_truth)
+        print(f"  coco128: 이미지 {len(coco.paths)}장 읽음 (그중 물체 없는 이미지 {empty}장), "
+              f"레이블 파일 전체의 박스 {len(coco.all_labels)}개")
+        plot_detections_grid(coco.images[:6], coco_truth[:6], coco_names, run.path("coco128_ground_truth.png"),
+                             "coco128 정답 박스 (YOLO 레이블을 픽셀 좌표로 변환)")
+        plot_class_statistics(coco.all_labels, coco_names, run.path("coco128_class_statistics.png"))
+
+# %% [markdown]
+# ## 6. COCO로 사전 학습된 탐지기로 coco128 평가하기
+# torchvision 의 SSDLite320-MobileNetV3 (COCO 80클래스)를 coco128 에 돌리고, 4절에서 직접 만든 mAP로 잽니다.
+# torchvision 은 COCO 의 원래 번호(빈칸이 있는 91칸)를 쓰므로 coco128 의 0~79 번호로 바꿔 비교합니다.
+# 가중치는 torch hub 캐시에 있을 때만 씁니다 (`python download_data.py 06` 이 받아 둡니다).
+# 이 모델은 COCO 학습 세트 전체(약 12만 장)로 80클래스를 배웠습니다. 7절부터는 작은 탐지기를 생성 데이터로
+# 처음부터 학습해, 그 안에서 일어나는 일(격자·인코딩·손실·디코딩)을 직접 봅니다.
+
+# %%
+def build_coco_detector(pretrained: bool) -> nn.Module:
+    """pretrained=False면 무작위 가중치 (테스트가 네트워크 없이 같은 코드 경로를 확인할 때)."""
+    weights = coco128.detector_weights() if pretrained else None
+    return ssdlite320_mobilenet_v3_large(weights=weights, weights_backbone=None).eval()
 
 
-def parse_yolo_label_file(path: Path, num_classes: int = 80) -> tuple[torch.Tensor, torch.Tensor]:
-    """'class cx cy w h' 줄들 → (labels (K,), 정규화 cxcywh (K,4)). 잘못된 줄은 파일·줄 번호와 함께 알림."""
-    labels, boxes = [], []
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        try:
-            cls, values = int(parts[0]), [float(v) for v in parts[1:]]
-        except (ValueError, IndexError):
-            cls, values = -1, []
-        if len(values) != 4 or not 0 <= cls < num_classes or not all(0 <= v <= 1 for v in values):
-            raise CourseError(f"YOLO 라벨 형식이 잘못되었습니다: {path} {line_no}번째 줄: {line.strip()!r}\n"
-                              f"       한 줄에 '클래스(0~{num_classes - 1}) cx cy w h' (좌표는 0~1) 다섯 값이 필요합니다.")
-        labels.append(cls)
-        boxes.append(values)
-    return (torch.tensor(labels, dtype=torch.long),
-            torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
+@torch.no_grad()
+def detect_coco(model: nn.Module, images: list[torch.Tensor], batch_size: int = 8) -> list[dict]:
+    """torchvision 탐지기 출력 → 이 장의 형식 (xyxy, scores, 0~79 labels)."""
+    table = coco128.coco91_to_80()
+    out = []
+    for i in range(0, len(images), batch_size):
+        for det in model([img.float() / 255 for img in images[i:i + batch_size]]):
+            labels = table[det["labels"]]
+            keep = labels >= 0
+            out.append({"boxes": det["boxes"][keep], "scores": det["scores"][keep], "labels": labels[keep]})
+    return out
 
 
-@dataclass
-class Coco128:
-    """이미지 경로와 픽셀 xyxy 정답. images는 실제로 읽은(부분집합) 것만 들고 있습니다."""
-    paths: list[Path]
-    targets: list[dict]        # {"boxes": xyxy 픽셀, "labels"} — 라벨 파일이 없는 이미지 = 물체 없음
-    images: list[torch.Tensor]  # uint8 (3,H,W)
-    class_names: list[str]
-    orphan_labels: list[str]   # 이미지가 없는 라벨 파일 (원본 coco128의 특이점)
-    all_labels: torch.Tensor   # 모든 라벨 파일의 클래스 (통계용; 라벨 파일만 읽으므로 빠름)
+def evaluate_pretrained(data: coco128.Coco128, run) -> dict | None:
+    if not coco128.weights_cached():   # 캐시에 없으면 받는 방법을 안내하고 건너뜀 (오프라인에서 멈추지 않게)
+        return None
+    preds = detect_coco(build_coco_detector(pretrained=True), data.images)
+    result = mean_average_precision(preds, coco_targets(data))
+    print(f"  사전 학습 SSDLite: coco128 {len(data.images)}장 mAP@0.5 {result['map50']:.3f}, "
+          f"mAP@[.5:.95] {result['map50_95']:.3f} (이 장의 mAP 코드로 계산)")
+    plot_detections_grid(data.images[:6], preds[:6], coco128.korean_names(data.class_names),
+                         run.path("coco_pretrained_detections.png"),
+                         "사전 학습 탐지기의 coco128 탐지 결과 (점수 0.4 이상)", score_threshold=0.4)
+    return result
 
 
-def load_coco128(root: Path, limit: int | None = None) -> Coco128:
-    """이미지와 라벨 파일을 이름으로 짝짓습니다. 이미지는 limit 장만 디코딩합니다."""
-    d = coco128_dir(root)
-    names_file = d / "classes.txt"
-    names = names_file.read_text(encoding="utf-8").split("\n") if names_file.is_file() else []
-    names = [n.strip() for n in names if n.strip()] or [str(i) for i in range(80)]
-    image_paths = sorted((d / "images" / "train2017").glob("*.jpg"))
-    label_dir = d / "labels" / "train2017"
-    stems = {p.stem for p in image_paths}
-    orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in stems)
-    parsed = {p.stem: parse_yolo_label_file(p, len(names)) for p in sorted(label_dir.glob("*.txt"))
-              if p.stem in stems}
-    chosen = image_paths[:limit] if limit else image_paths
-    images, targets = [], []
-    for path in chosen:
-        img = torch.from_numpy(np.asarray(read_image(path, "RGB")).copy()).permute(2, 0, 1)
-        labels, yolo = parsed.get(path.stem, (torch.zeros(0, dtype=torch.long), torch.zeros(0, 4)))
-        images.append(img)
-        targets.append({"boxes": yolo_to_xyxy(yolo, img.shape[2], img.shape[1]), "labels": labels})
-    all_labels = torch.cat([lab for lab, _ in parsed.values()]) if parsed else torch.zeros(0, dtype=torch.long)
-    return Coco128(chosen, targets, images, names, orphans, all_labels)
+# %%
+if __name__ == "__main__":
+    section("6. 사전 학습된 탐지기로 coco128 평가")
+    if coco is None or args.quick:
+        print("  [안내] coco128이 없거나 --quick 이라 사전 학습 탐지기 평가를 건너뜁니다.")
+    pretrained = None if coco is None or args.quick else evaluate_pretrained(coco, run)
 
+# %% [markdown]
+# ## 7. 생성 도형 탐지 데이터
+# 학습은 어디서나 내려받기 없이 만들 수 있는 도형 사진으로 합니다. 도형이 박스를 꽉 채우므로 정답 박스가
+# 정확하고, 클래스는 모양으로만 정해집니다(색은 무작위). 배경에 색 얼룩·줄무늬·잡음을 넣어 '배경과 물체 구분'이
+# 쉽지 않게 합니다. 학습·검증·시험 세트는 서로 다른 시드로 만들어, 시험 이미지는 학습 중 한 번도 보지 않습니다.
 
-def korean_coco_names(names: list[str]) -> list[str]:
-    """COCO 80 클래스의 한국어 이름 (classes.txt 가 표준 80개가 아니면 원래 이름)."""
-    return list(COCO_KO) if len(names) == len(COCO_KO) else names
-
-
-# ---------------------------------------------------------------------------
-# 6. 생성 도형 탐지 데이터 (다운로드 없이 어디서나)
-# ---------------------------------------------------------------------------
+# %%
 @dataclass
 class ShapesData:
     images: torch.Tensor   # uint8 (N,3,128,128)
@@ -344,8 +440,8 @@ class ShapesData:
 
 
 def shape_mask(cls: int, w: int, h: int) -> np.ndarray:
-    """(h,w) 크기 상자를 꽉 채우는 도형의 마스크. 상자 = 도형의 경계이므로 정답 상자가 정확합니다."""
-    x = np.arange(w)[None, :] + 0.5 - w / 2    # 픽셀 중심 좌표 (상자 중심 기준)
+    """(h,w) 박스를 꽉 채우는 도형의 마스크. 박스 = 도형의 경계이므로 정답 박스가 정확합니다."""
+    x = np.arange(w)[None, :] + 0.5 - w / 2    # 픽셀 중심 좌표 (박스 중심 기준)
     y = np.arange(h)[:, None] + 0.5 - h / 2
     if cls == 0:    # 원(타원)
         return (x / (w / 2)) ** 2 + (y / (h / 2)) ** 2 <= 1.0
@@ -431,20 +527,34 @@ def make_shapes_dataset(n: int, seed: int, chunk: int = 500) -> ShapesData:
     return ShapesData(images, boxes, labels)
 
 
-# ---------------------------------------------------------------------------
-# 7. 탐지기: 작은 합성곱 백본 + 격자 칸마다 (객체성 1, 상자 4, 클래스 C) 예측
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("7. 생성 도형 탐지 데이터")
+    n_train, n_val, n_test = QUICK_SIZES if args.quick else (args.n_train, N_VAL, args.n_test)
+    t0 = time.perf_counter()
+    train = make_shapes_dataset(n_train, seed=args.seed)
+    val = make_shapes_dataset(n_val, seed=args.seed + 1)
+    test = make_shapes_dataset(n_test, seed=args.seed + 2)
+    print(f"  학습 {n_train}장 · 검증 {n_val}장 · 시험 {n_test}장 "
+          f"(학습 물체 {int((train.labels >= 0).sum())}개, {time.perf_counter() - t0:.1f}초)")
+    plot_detections_grid(train.images[:6], train.targets()[:6], SHAPE_CLASSES, run.path("shapes_samples.png"),
+                         "생성 도형 데이터와 정답 박스 (클래스는 모양, 색은 무작위)")
+
+# %% [markdown]
+# ## 8. 탐지기: 격자 칸마다 (객체성, 박스, 클래스)
+# 작은 합성곱 백본이 128×128 입력을 스트라이드 8의 16×16 특성 맵으로 줄이고, 1×1 합성곱 머리가 칸마다
+# `5 + C` 개의 수를 냅니다: 객체성 로짓 1개, 칸 중심에서 박스 네 변까지의 거리 `(l, t, r, b)` 4개, 클래스 로짓 C개.
+# 앵커(anchor) 없이 거리를 바로 예측하는 방식은 FCOS·YOLOX 와 같습니다. 스트라이드 16의 가지(context)를 한 번 더
+# 내려갔다 올려 더해, 큰 물체(56 px)도 한 칸이 전체를 보게 합니다. 완전 합성곱이라 320×320 입력도 그대로 됩니다.
+
+# %%
 def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
                          nn.SiLU(inplace=True))
 
 
 class TinyYOLO(nn.Module):
-    """입력 128×128 → 스트라이드 8의 16×16 격자. 출력 채널: [객체성, l, t, r, b, 클래스 C개].
-
-    스트라이드 16 가지(context)를 한 번 더 내려갔다 올려 더해, 큰 물체(56 px)도 한 칸이 다 보게 합니다.
-    앵커(anchor) 없이 칸 중심에서 상자 네 변까지의 거리(l,t,r,b)를 예측합니다 (FCOS·YOLOX 방식).
-    """
+    """입력 128×128 → 스트라이드 8의 16×16 격자. 출력 채널: [객체성, l, t, r, b, 클래스 C개]."""
 
     def __init__(self, num_classes: int = len(SHAPE_CLASSES), width: int = 64):
         super().__init__()
@@ -467,9 +577,24 @@ def preprocess(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.float().div_(255)
 
 
-# ---------------------------------------------------------------------------
-# 8. 정답 인코딩(상자 → 격자 목표)과 디코딩(격자 출력 → 상자)
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("8. 탐지기: TinyYOLO")
+    model = TinyYOLO().to(run.device)
+    with torch.no_grad():   # eval 모드로 모양만 확인 (학습 모드로 돌리면 배치 정규화 통계가 바뀜)
+        shape = tuple(model.eval()(preprocess(train.images[:2]).to(run.device)).shape)
+    print(f"  TinyYOLO: 파라미터 {count_parameters(model):,}개, 격자 {IMG_SIZE // STRIDE}×{IMG_SIZE // STRIDE} "
+          f"(스트라이드 {STRIDE}), 출력 모양 {shape} = (배치, 5 + 클래스 {len(SHAPE_CLASSES)}, 격자, 격자)")
+
+# %% [markdown]
+# ## 9. 정답 인코딩과 출력 디코딩
+# - **인코딩**(학습용): 정답 박스 → 칸별 목표. 칸 중심이 박스의 가운데 부분(중심에서 변 길이의 30% 이내, 작은
+#   물체는 최소 0.75칸)에 있으면 그 칸이 물체를 맡습니다(양성, 중심 샘플링). 가장자리 칸은 물체를 일부만 봐서
+#   박스를 맞히기 어렵기 때문입니다. 한 칸이 두 물체에 걸리면 더 작은 물체를 맡깁니다.
+# - **디코딩**(추론용): 칸 중심 ± 거리 → xyxy 박스, 점수 = 시그모이드(객체성) × 클래스 확률, 그리고 3절의 NMS.
+#   mAP를 잴 때는 점수 기준을 0.001로 아주 낮게 둡니다: 낮은 점수의 박스도 PR 곡선의 뒷부분(높은 재현율)을 만듭니다.
+
+# %%
 def grid_centres(height: int, width: int, stride: int = STRIDE) -> torch.Tensor:
     """격자 칸 중심의 픽셀 좌표 (H*W, 2), 행 우선 순서."""
     ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
@@ -478,12 +603,7 @@ def grid_centres(height: int, width: int, stride: int = STRIDE) -> torch.Tensor:
 
 def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grid: int = IMG_SIZE // STRIDE,
                    centre_fraction: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N,G,4) 정답 → 칸별 목표: 클래스 (N,H*W) (-1 = 배경), 정답 상자 (N,H*W,4).
-
-    양성(positive) 칸 = 칸 중심이 상자의 가운데 부분(중심에서 변 길이의 centre_fraction 이내, 작은
-    물체는 최소 0.75칸)에 있는 칸 (중심 샘플링: 가장자리 칸은 물체를 일부만 봐서 상자를 맞히기 어려움).
-    한 칸이 두 물체에 걸리면 더 작은 물체를 맡깁니다 (큰 물체는 맡은 칸이 많으므로).
-    """
+    """(N,G,4) 정답 → 칸별 목표: 클래스 (N,H*W) (-1 = 배경), 정답 박스 (N,H*W,4)."""
     centres = grid_centres(grid, grid)                           # (P,2)
     cx, cy = centres[None, :, None, 0], centres[None, :, None, 1]  # (1,P,1)
     x0, y0, x1, y1 = (boxes[:, None, :, k] for k in range(4))     # (N,1,G)
@@ -494,34 +614,26 @@ def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grid: int = IMG_SI
     valid = (labels >= 0)[:, None, :]
     area = box_area(boxes)[:, None, :].expand(-1, centres.shape[0], -1)
     cost = torch.where(inside & near & valid, area, torch.full_like(area, float("inf")))
-    best_cost, best = cost.min(dim=2)                            # (N,P)
+    best_cost, best = cost.min(dim=2)                            # (N,P) 가장 작은 물체
     cls_target = torch.where(best_cost.isfinite(), labels.gather(1, best), torch.full_like(best, -1))
     box_target = boxes.gather(1, best[..., None].expand(-1, -1, 4))
     return cls_target, box_target
 
 
-def distances_to_boxes(ltrb: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """칸 중심에서 네 변까지의 거리 → xyxy 상자."""
-    return torch.cat([centres - ltrb[..., :2], centres + ltrb[..., 2:]], dim=-1)
-
-
 def split_outputs(raw: torch.Tensor):
-    """모델 출력 (N,5+C,H,W) → 객체성 로짓 (N,P), 상자 (N,P,4) xyxy 픽셀, 클래스 로짓 (N,P,C)."""
+    """모델 출력 (N,5+C,H,W) → 객체성 로짓 (N,P), 박스 (N,P,4) xyxy 픽셀, 클래스 로짓 (N,P,C)."""
     n, _, h, w = raw.shape
     flat = raw.flatten(2).transpose(1, 2)                        # (N,P,5+C)
     ltrb = torch.exp(flat[..., 1:5].clamp(max=8.0)) * STRIDE     # 거리는 양수여야 하므로 exp
-    boxes = distances_to_boxes(ltrb, grid_centres(h, w).to(raw.device))
+    centres = grid_centres(h, w).to(raw.device)
+    boxes = torch.cat([centres - ltrb[..., :2], centres + ltrb[..., 2:]], dim=-1)   # 칸 중심 ± 거리
     return flat[..., 0], boxes, flat[..., 5:]
 
 
 @torch.no_grad()
 def decode_predictions(raw: torch.Tensor, score_threshold: float = 0.001, iou_threshold: float = 0.5,
                        max_dets: int = 100) -> list[dict]:
-    """격자 출력 → 이미지마다 NMS를 거친 탐지 결과. 점수 = 객체성 × 클래스 확률.
-
-    mAP를 잴 때는 기준을 아주 낮게(0.001) 둡니다: 낮은 점수의 상자도 PR 곡선의 뒷부분(높은 재현율)을
-    만들기 때문입니다. 화면에 그릴 때는 0.3 처럼 높게 둡니다.
-    """
+    """격자 출력 → 이미지마다 NMS를 거친 탐지 결과. 점수 = 객체성 × 클래스 확률."""
     obj, boxes, cls_logits = split_outputs(raw.float())
     cls_prob, cls = torch.softmax(cls_logits, -1).max(-1)
     scores = torch.sigmoid(obj) * cls_prob
@@ -535,17 +647,35 @@ def decode_predictions(raw: torch.Tensor, score_threshold: float = 0.001, iou_th
     return results
 
 
-# ---------------------------------------------------------------------------
-# 9. 손실 함수: 상자(IoU 손실) + 객체성(BCE) + 클래스(교차 엔트로피)
-# ---------------------------------------------------------------------------
-def detection_loss(raw: torch.Tensor, cls_target: torch.Tensor, box_target: torch.Tensor) -> dict:
-    """세 항목을 양성 칸 수로 나눠 더합니다 (이미지마다 물체 수가 달라도 크기가 비슷하도록).
+@torch.no_grad()
+def predict_dataset(model, images: torch.Tensor, device, batch_size: int = 100, **decode_kw) -> list[dict]:
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        raw = model(preprocess(images[i:i + batch_size]).to(device)).cpu()
+        out.extend(decode_predictions(raw, **decode_kw))
+    return out
 
-    - 상자: 1 - IoU(예측, 정답), 양성 칸만. 좌표 차이 대신 IoU를 줄이면 큰 상자·작은 상자가 공평합니다.
-    - 객체성: 모든 칸에 BCE. 양성 칸의 목표는 1이 아니라 '지금 예측 상자의 IoU' → 점수가 상자 품질을
-      반영하므로, NMS가 더 정확한 상자를 남기고 mAP@[.5:.95] 가 오릅니다.
-    - 클래스: 양성 칸만 교차 엔트로피 (배경 칸은 클래스를 배울 필요가 없음).
-    """
+
+# %%
+if __name__ == "__main__":
+    section("9. 정답 인코딩과 출력 디코딩")
+    cls_t, _ = encode_targets(train.boxes[:100], train.labels[:100])
+    n_pos, n_obj = int((cls_t >= 0).sum()), int((train.labels[:100] >= 0).sum())
+    print(f"  학습 이미지 100장: 칸 {cls_t.numel():,}개 중 물체를 맡은 칸 {n_pos}개 "
+          f"(물체 {n_obj}개, 물체당 평균 {n_pos / n_obj:.1f}칸) — 나머지는 배경")
+
+# %% [markdown]
+# ## 10. 손실 함수: 박스(IoU) + 객체성(BCE) + 클래스(교차 엔트로피)
+# $$L = \frac{1}{N_{pos}}\Big(5\sum_{pos}(1-\mathrm{IoU}) + \sum_{all}\mathrm{BCE}(o, \hat o) + \sum_{pos}\mathrm{CE}(c, \hat c)\Big)$$
+# - 박스: 물체를 맡은 칸만 `1 - IoU(예측, 정답)`. 좌표 차이 대신 IoU를 쓰면 큰 박스·작은 박스가 공평합니다.
+# - 객체성: 모든 칸에 BCE. 양성 칸의 목표는 1이 아니라 '지금 예측 박스의 IoU' → 점수가 박스의 품질을 반영해,
+#   NMS가 더 정확한 박스를 남기고 mAP@[.5:.95] 가 오릅니다.
+# - 클래스: 양성 칸만 교차 엔트로피 (배경 칸은 클래스를 배울 필요가 없음).
+# 양성 칸 수로 나눠, 이미지마다 물체 수가 달라도 손실의 크기가 비슷하게 합니다.
+
+# %%
+def detection_loss(raw: torch.Tensor, cls_target: torch.Tensor, box_target: torch.Tensor) -> dict:
     obj_logit, pred_boxes, cls_logits = split_outputs(raw)
     pos = cls_target >= 0
     n_pos = max(int(pos.sum()), 1)
@@ -559,11 +689,25 @@ def detection_loss(raw: torch.Tensor, cls_target: torch.Tensor, box_target: torc
     return {"total": total, "box": box_loss.detach(), "obj": obj_loss.detach(), "cls": cls_loss.detach()}
 
 
-# ---------------------------------------------------------------------------
-# 10. 학습과 평가 (탐지는 배치가 (입력, 라벨)이 아니라서 루프를 한 번 직접 씁니다)
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("10. 손실 함수")
+    with torch.no_grad():
+        cls_t, box_t = encode_targets(train.boxes[:8], train.labels[:8])
+        start = detection_loss(model.eval()(preprocess(train.images[:8]).to(run.device)).cpu(), cls_t, box_t)
+    print(f"  학습 전 손실 (이미지 8장): {start['total']:.3f} = {BOX_LOSS_WEIGHT:g} × 박스 {start['box']:.3f}"
+          f" + 객체성 {start['obj']:.3f} + 클래스 {start['cls']:.3f}")
+
+# %% [markdown]
+# ## 11. 학습: 증강과 탐지 학습 단계
+# 데이터 증강(data augmentation): 좌우 뒤집기(정답 격자와 박스도 같이 뒤집음)와 RGB 채널 섞기 — 클래스는 모양으로
+# 정해지므로 색을 바꿔도 정답이 그대로입니다. 배치가 (입력, 레이블)이 아니라 (입력, 칸별 클래스, 칸별 박스)라서
+# 학습 단계(`train_step`)를 직접 쓰고, 에폭 반복·검증 mAP 기록·체크포인트·`--resume` 은 공용 `fit` 이 맡습니다.
+# 옵티마이저는 AdamW, 학습률은 원사이클(처음 15% 워밍업 후 코사인 감소), 그래디언트 클리핑 10.
+
+# %%
 def augment(x: torch.Tensor, cls_t: torch.Tensor, box_t: torch.Tensor, gen: torch.Generator):
-    """좌우 뒤집기(격자도 같이 뒤집음)와 RGB 채널 섞기. 클래스는 모양으로 정해지므로 색을 바꿔도 됩니다."""
+    """좌우 뒤집기(격자도 같이 뒤집고 박스의 x 좌표를 거울상으로)와 RGB 채널 섞기."""
     n, grid = x.shape[0], IMG_SIZE // STRIDE
     flip = torch.rand(n, generator=gen) < 0.5
     x[flip] = x[flip].flip(-1)
@@ -576,355 +720,55 @@ def augment(x: torch.Tensor, cls_t: torch.Tensor, box_t: torch.Tensor, gen: torc
     return x[:, perm], cls_t, box_t
 
 
-def train_epoch(model, data: ShapesData, targets, optimizer, scheduler, batch_size, device, gen) -> dict:
-    model.train()
-    cls_all, box_all = targets
-    order = torch.randperm(len(data.images), generator=gen)
-    sums = {"total": 0.0, "box": 0.0, "obj": 0.0, "cls": 0.0}
-    steps = 0
-    for i in range(0, len(order), batch_size):
-        idx = order[i:i + batch_size]
-        x, cls_t, box_t = augment(preprocess(data.images[idx]), cls_all[idx].clone(), box_all[idx].clone(), gen)
+class AugmentedBatches(TensorBatches):
+    """에폭마다 섞고(TensorBatches), 배치마다 같은 난수 생성기로 증강합니다.
+
+    섞기와 증강이 난수 생성기 하나를 쓰므로, fit 이 그 상태를 체크포인트에 넣으면 --resume 뒤에도 같은 배치가 나옵니다.
+    """
+
+    def __init__(self, images, cls_t, box_t, batch_size: int, seed: int):
+        super().__init__(images, torch.arange(len(images)), batch_size, shuffle=True, seed=seed)
+        self.cls_t, self.box_t = cls_t, box_t
+
+    def __iter__(self):
+        for images, idx in super().__iter__():
+            yield augment(preprocess(images), self.cls_t[idx].clone(), self.box_t[idx].clone(), self.generator)
+
+
+def train_detector(model, train: ShapesData, val: ShapesData, args, run) -> dict:
+    device = run.device
+    batches = AugmentedBatches(train.images, *encode_targets(train.boxes, train.labels), args.batch_size, args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * len(batches),
+                                                    pct_start=0.15)
+
+    def train_step(batch) -> dict:
+        x, cls_t, box_t = batch
+        model.train()
         losses = detection_loss(model(x.to(device)), cls_t.to(device), box_t.to(device))
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         optimizer.step()
         scheduler.step()
-        for k in sums:
-            sums[k] += float(losses[k].detach())
-        steps += 1
-    return {k: v / max(steps, 1) for k, v in sums.items()}
+        return {"loss": losses["total"].detach(), "box": losses["box"], "obj": losses["obj"], "cls": losses["cls"]}
 
+    def validate(model) -> dict:
+        result = mean_average_precision(predict_dataset(model, val.images, device), val.targets())
+        return {"map50": result["map50"], "map50_95": result["map50_95"]}
 
-@torch.no_grad()
-def predict_dataset(model, images: torch.Tensor, device, batch_size: int = 100, **decode_kw) -> list[dict]:
-    model.eval()
-    out = []
-    for i in range(0, len(images), batch_size):
-        raw = model(preprocess(images[i:i + batch_size]).to(device)).cpu()
-        out.extend(decode_predictions(raw, **decode_kw))
-    return out
-
-
-def train_detector(model, train: ShapesData, val: ShapesData, args, run) -> dict:
-    """AdamW + OneCycle(워밍업 후 코사인 감소). 에폭마다 검증 mAP와 원자적 체크포인트를 남깁니다."""
-    device = run.device
-    targets = encode_targets(train.boxes, train.labels)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    steps = args.epochs * math.ceil(len(train.images) / args.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
-    history = {"loss": [], "box": [], "obj": [], "cls": [], "val_map50": [], "val_map50_95": [], "epoch_seconds": []}
-    start = 0
-    gen = torch.Generator().manual_seed(args.seed)
-    if args.resume and run.checkpoint_path.exists():
-        state = load_checkpoint(run.checkpoint_path, map_location=device)
-        if state.get("epochs") != args.epochs:
-            raise CourseError(f"체크포인트는 --epochs {state.get('epochs')} 로 학습 중이었습니다. "
-                              "같은 --epochs 로 이어서 학습하세요.")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start = state["history"], state["epoch"]
-        gen.manual_seed(args.seed + start)
-        run.previous_seconds, run.started = state["elapsed"], time.perf_counter()
-        print(f"[이어서 학습] {run.checkpoint_path} 의 {start} 에폭 다음부터 계속합니다.")
-    for epoch in range(start, args.epochs):
-        t0 = time.perf_counter()
-        tr = train_epoch(model, train, targets, optimizer, scheduler, args.batch_size, device, gen)
-        val_result = mean_average_precision(predict_dataset(model, val.images, device), val.targets())
-        for k in ("box", "obj", "cls"):
-            history[k].append(tr[k])
-        history["loss"].append(tr["total"])
-        history["val_map50"].append(val_result["map50"])
-        history["val_map50_95"].append(val_result["map50_95"])
-        history["epoch_seconds"].append(time.perf_counter() - t0)
-        print(f"  에폭 {epoch + 1:>2}/{args.epochs}  손실 {tr['total']:.3f} (상자 {tr['box']:.3f} · 객체성 "
-              f"{tr['obj']:.3f} · 클래스 {tr['cls']:.3f})  검증 mAP@0.5 {val_result['map50']:.3f}  "
-              f"mAP@[.5:.95] {val_result['map50_95']:.3f}  ({history['epoch_seconds'][-1]:.1f}초)")
-        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "epochs": args.epochs,
-                         "history": history, "elapsed": run.elapsed(), "num_classes": model.num_classes,
-                         "class_names": SHAPE_CLASSES, "img_size": IMG_SIZE}, run.checkpoint_path)
-    return history
-
-
-# ---------------------------------------------------------------------------
-# 11. 실시간 추론: FPS 측정, 사진·영상·웹캠
-# ---------------------------------------------------------------------------
-@torch.no_grad()
-def detect_frame(model, frame_rgb: np.ndarray, device, score_threshold: float = 0.3,
-                 img_size: int = IMG_SIZE) -> dict:
-    """카메라 프레임 하나(H,W,3 uint8) → 원본 좌표의 탐지 결과. 전처리·모델·디코딩·NMS 전부 포함."""
-    h, w = frame_rgb.shape[:2]
-    x = preprocess(torch.from_numpy(frame_rgb).permute(2, 0, 1)[None])
-    if (h, w) != (img_size, img_size):
-        x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
-    det = decode_predictions(model(x.to(device)).cpu(), score_threshold=score_threshold)[0]
-    det["boxes"] = det["boxes"] * torch.tensor([w / img_size, h / img_size] * 2)
-    return det
-
-
-def measure_fps(model, frame_rgb: np.ndarray, device, img_size: int, seconds: float = 3.0) -> float:
-    """배치 1, 워밍업 10회 후 end-to-end 초당 프레임 수 (처음 몇 번은 메모리 할당 등으로 느림)."""
-    model.eval()
-    for _ in range(10):
-        detect_frame(model, frame_rgb, device, img_size=img_size)
-    count, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        detect_frame(model, frame_rgb, device, img_size=img_size)
-        count += 1
-    return count / (time.perf_counter() - t0)
-
-
-def korean_font_path() -> str:
-    """OpenCV의 putText는 한글을 못 그리므로 PIL에 나눔고딕 파일을 넘깁니다."""
-    from matplotlib import font_manager
-
-    from utils.visualization import setup_korean_font
-    setup_korean_font()
-    return font_manager.findfont(font_manager.FontProperties(family="NanumGothic"))
-
-
-def draw_detections(frame_rgb: np.ndarray, det: dict, class_names: list[str], fps: float | None = None):
-    """상자·클래스·점수(와 FPS)를 그린 새 RGB 배열."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    img = Image.fromarray(frame_rgb)
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(korean_font_path(), size=max(12, img.width // 40))
-    palette = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
-    for box, label, score in zip(det["boxes"].tolist(), det["labels"].tolist(), det["scores"].tolist()):
-        colour = palette[label % len(palette)]
-        draw.rectangle(box, outline=colour, width=max(2, img.width // 200))
-        draw.text((box[0] + 2, box[1] + 1), f"{class_names[label]} {score:.2f}", fill=colour, font=font,
-                  stroke_width=2, stroke_fill=(255, 255, 255))
-    if fps is not None:
-        draw.text((5, 5), f"FPS {fps:.1f}", fill=(255, 255, 0), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
-    return np.asarray(img)
-
-
-def opencv_has_gui() -> bool:
-    """opencv-python-headless(requirements 기본)나 화면 없는 서버에서는 창을 띄울 수 없습니다."""
-    import cv2
-
-    gui_line = [ln for ln in cv2.getBuildInformation().splitlines() if "GUI:" in ln]
-    has_display = os.name == "nt" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    return bool(has_display) and not (gui_line and gui_line[0].split(":")[1].strip() == "NONE")
-
-
-def load_trained_detector(run, device) -> TinyYOLO:
-    path = run.checkpoint_path
-    if not path.is_file():
-        quick = " --quick" if run.args.quick else ""
-        raise CourseError(f"학습된 탐지기가 없습니다: {path}\n"
-                          f"       먼저 'python {LESSON}.py{quick}' 로 학습하세요.")
-    state = load_checkpoint(path, map_location=device)
-    model = TinyYOLO(state["num_classes"]).to(device)
-    model.load_state_dict(state["model"])
-    return model.eval()
-
-
-def predict_images(items: list[str], run) -> list[dict]:
-    """--image: 파일·폴더의 사진마다 탐지해 상자를 그린 그림을 저장합니다."""
-    paths = collect_image_paths(items)          # 없는 경로 → 한국어 오류
-    frames = [np.array(read_image(p, "RGB")) for p in paths]   # 이미지가 아닌 파일 → 한국어 오류
-    model = load_trained_detector(run, run.device)
-    out_dir = run.path("predictions")
-    out_dir.mkdir(exist_ok=True)
-    from PIL import Image
-    rows = []
-    for path, frame in zip(paths, frames):
-        det = detect_frame(model, frame, run.device)
-        Image.fromarray(draw_detections(frame, det, SHAPE_CLASSES)).save(out_dir / f"{path.stem}_탐지.png")
-        found = ", ".join(f"{SHAPE_CLASSES[c]} {s:.2f}" for c, s in zip(det["labels"].tolist(),
-                                                                        det["scores"].tolist())) or "없음"
-        print(f"  {path.name}: {found}")
-        rows.append({"path": str(path), "detections": len(det["labels"])})
-    print(f"상자를 그린 그림: {out_dir}")
-    return rows
-
-
-def run_stream(source, run, max_frames: int | None) -> Path | None:
-    """--video / --camera: 프레임마다 탐지하고 FPS를 그립니다. GUI가 없으면 영상 파일로 저장합니다."""
-    import cv2
-
-    if isinstance(source, str) and not Path(source).is_file():
-        raise CourseError(f"영상 파일을 찾을 수 없습니다: {source}")
-    cap = cv2.VideoCapture(source)
-    if not cap.isOpened():
-        what = f"카메라 {source}번" if isinstance(source, int) else f"영상 파일 {source}"
-        raise CourseError(f"{what}을(를) 열 수 없습니다. 연결·권한·파일 형식을 확인하세요.")
-    try:
-        model = load_trained_detector(run, run.device)
-    except CourseError:
-        cap.release()
-        raise
-    show = opencv_has_gui()
-    if isinstance(source, int) and not show and max_frames is None:
-        max_frames = 300    # 창 없이 웹캠을 끝없이 녹화하지 않도록
-    out_path, writer, count, fps = run.path("detections.mp4"), None, 0, 0.0
-    try:
-        while max_frames is None or count < max_frames:
-            ok, frame_bgr = cap.read()
-            if not ok:
-                break
-            t0 = time.perf_counter()
-            rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
-            det = detect_frame(model, rgb, run.device)
-            fps = 0.9 * fps + 0.1 / max(time.perf_counter() - t0, 1e-6) if count else 1 / max(time.perf_counter() - t0, 1e-6)
-            annotated = cv2.cvtColor(draw_detections(rgb, det, SHAPE_CLASSES, fps), cv2.COLOR_RGB2BGR)
-            count += 1
-            if show:
-                cv2.imshow("YOLO 탐지 (q: 종료)", annotated)
-                if cv2.waitKey(1) & 0xFF == ord("q"):
-                    break
-            else:
-                if writer is None:
-                    h, w = annotated.shape[:2]
-                    writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (w, h))
-                writer.write(annotated)
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.release()
-        if show:
-            cv2.destroyAllWindows()
-    if count == 0:
-        raise CourseError(f"{source} 에서 프레임을 하나도 읽지 못했습니다 (빈 영상이거나 지원하지 않는 형식).")
-    print(f"{count}프레임 처리, 탐지 포함 약 {fps:.1f} FPS")
-    if show:
-        return None
-    print(f"[안내] 이 OpenCV에는 화면 창 기능(GUI)이 없어(opencv-python-headless 또는 화면 없는 서버) "
-          f"상자를 그린 영상을 파일로 저장했습니다: {out_path}\n"
-          "       창으로 보려면: pip uninstall opencv-python-headless && pip install opencv-python")
-    return out_path
-
-
-# ---------------------------------------------------------------------------
-# 12. COCO로 사전 학습된 탐지기 (가중치가 캐시에 있을 때만)
-# ---------------------------------------------------------------------------
-def _pretrained_weights_enum():
-    from torchvision.models.detection import SSDLite320_MobileNet_V3_Large_Weights
-    return SSDLite320_MobileNet_V3_Large_Weights.COCO_V1
-
-
-def cached_pretrained_weights() -> Path | None:
-    """torch hub 캐시(네트워크 없이)에서 가중치 파일을 찾습니다."""
-    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(_pretrained_weights_enum().url).name
-    return path if path.is_file() else None
-
-
-def build_coco_detector(pretrained: bool) -> nn.Module:
-    """pretrained=False면 무작위 가중치 (테스트가 네트워크 없이 같은 코드 경로를 확인할 때)."""
-    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
-    weights = _pretrained_weights_enum() if pretrained else None
-    return ssdlite320_mobilenet_v3_large(weights=weights, weights_backbone=None).eval()
-
-
-def coco91_to_80() -> torch.Tensor:
-    """torchvision의 91칸 COCO 번호('N/A' 빈칸 포함) → coco128 라벨의 0~79 번호 (없는 칸 = -1)."""
-    categories = _pretrained_weights_enum().meta["categories"]
-    table = torch.full((len(categories),), -1, dtype=torch.long)
-    real = [i for i, name in enumerate(categories) if name not in ("__background__", "N/A")]
-    table[real] = torch.arange(len(real))
-    return table
-
-
-@torch.no_grad()
-def detect_coco(model: nn.Module, images: list[torch.Tensor], batch_size: int = 8) -> list[dict]:
-    """torchvision 탐지기 출력 → 이 레슨의 형식 (xyxy, scores, 0~79 labels)."""
-    table = coco91_to_80()
-    out = []
-    for i in range(0, len(images), batch_size):
-        for det in model([img.float() / 255 for img in images[i:i + batch_size]]):
-            labels = table[det["labels"]]
-            keep = labels >= 0
-            out.append({"boxes": det["boxes"][keep], "scores": det["scores"][keep], "labels": labels[keep]})
-    return out
-
-
-def evaluate_pretrained(coco: Coco128, run) -> dict | None:
-    if cached_pretrained_weights() is None:
-        print(f"[안내] COCO로 사전 학습된 탐지기({PRETRAINED_NAME})의 가중치가 이 컴퓨터의 torch hub 캐시\n"
-              f"       ({Path(torch.hub.get_dir()) / 'checkpoints'})에 없습니다. 이 부분(사전 학습 모델로 coco128\n"
-              "       탐지·평가)만 건너뜁니다. 인터넷이 되는 곳에서 'python download_data.py 06' 을 한 번 실행하면\n"
-              "       가중치가 캐시에 저장되어 다음부터 오프라인에서도 이 부분이 실행됩니다.")
-        return None
-    model = build_coco_detector(pretrained=True)
-    preds = detect_coco(model, coco.images)
-    result = mean_average_precision(preds, coco.targets)
-    print(f"사전 학습 {PRETRAINED_NAME}: coco128 {len(coco.images)}장 mAP@0.5 {result['map50']:.3f}, "
-          f"mAP@[.5:.95] {result['map50_95']:.3f} (이 레슨의 mAP 코드로 계산)")
-    names = korean_coco_names(coco.class_names)
-    plot_detections_grid(coco.images[:6], preds[:6], names, run.path("coco_pretrained_detections.png"),
-                         "사전 학습 탐지기의 coco128 탐지 결과 (점수 0.4 이상)", score_threshold=0.4)
-    return result
-
-
-# ---------------------------------------------------------------------------
-# 13. 그림
-# ---------------------------------------------------------------------------
-def _draw_boxes(ax, image: torch.Tensor, boxes, labels, names, scores=None, palette=None):
-    import matplotlib.patches as patches
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    ax.imshow(image.permute(1, 2, 0).numpy())
-    ax.axis("off")
-    shown = {}
-    for k, (box, label) in enumerate(zip(boxes.tolist(), labels.tolist())):
-        colour = cmap(label % 10)
-        ax.add_patch(patches.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False,
-                                       edgecolor=colour, linewidth=1.5))
-        if scores is not None:
-            ax.text(box[0], box[1], f"{scores[k]:.2f}", color="white", fontsize=6,
-                    bbox={"facecolor": colour, "pad": 0.5, "linewidth": 0})
-        shown.setdefault(names[label], patches.Patch(color=colour, label=names[label]))
-    return shown
-
-
-def plot_detections_grid(images, dets, names, path, title, score_threshold=None, ncols=3):
-    from utils.visualization import new_figure, save_figure
-
-    nrows = max(1, math.ceil(len(images) / ncols))
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, size=(3.3, 3.3))
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, det in zip(axes.flat, images, dets):
-        keep = det["scores"] >= score_threshold if score_threshold is not None and "scores" in det else \
-            torch.ones(len(det["labels"]), dtype=torch.bool)
-        scores = det["scores"][keep].tolist() if "scores" in det else None
-        handles = _draw_boxes(ax, img, det["boxes"][keep], det["labels"][keep], names, scores)
-        if handles:
-            ax.legend(handles=list(handles.values()), fontsize=6, loc="lower right", framealpha=0.7)
-    fig.suptitle(title)
-    return save_figure(fig, path)
-
-
-def plot_class_statistics(labels: torch.Tensor, names: list[str], path: Path, top: int = 20) -> Path:
-    from utils.visualization import new_figure, save_figure
-
-    counts = torch.bincount(labels, minlength=len(names))
-    order = torch.argsort(counts, descending=True, stable=True)[:top]
-    fig, axes = new_figure(size=(9, 4))
-    ax = axes[0, 0]
-    ax.bar([names[i] for i in order.tolist()], counts[order].tolist(), color="tab:blue")
-    ax.set_title(f"coco128 클래스별 상자 수 (상위 {top}개, 전체 {int(counts.sum())}개, "
-                 f"등장 클래스 {int((counts > 0).sum())}개)")
-    ax.set_ylabel("상자 수")
-    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
+    return fit(model, batches, None, None, optimizer, device, args.epochs, scheduler=scheduler,
+               train_step=train_step, evaluate_fn=validate, run=run, resume=args.resume,
+               checkpoint_extra={"num_classes": model.num_classes, "class_names": SHAPE_CLASSES, "img_size": IMG_SIZE},
+               labels={"train_loss": "손실", "train_box": "박스", "train_obj": "객체성", "train_cls": "클래스",
+                       "val_map50": "검증 mAP@0.5", "val_map50_95": "mAP@[.5:.95]"})
 
 
 def plot_training(history: dict, path: Path) -> Path:
-    from utils.visualization import new_figure, save_figure
-
     fig, axes = new_figure(ncols=2, size=(5.5, 3.8))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    for key, name in [("box", "상자 (1-IoU)"), ("obj", "객체성 (BCE)"), ("cls", "클래스 (교차 엔트로피)")]:
-        axes[0, 0].plot(epochs, history[key], "-o", ms=3, label=name)
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    for key, name in [("box", "박스 (1-IoU)"), ("obj", "객체성 (BCE)"), ("cls", "클래스 (교차 엔트로피)")]:
+        axes[0, 0].plot(epochs, history[f"train_{key}"], "-o", ms=3, label=name)
     axes[0, 0].set_title("손실 항목별 변화 (학습)")
     axes[0, 0].set_ylabel("손실")
     axes[0, 1].plot(epochs, history["val_map50"], "-o", ms=3, label="mAP@0.5")
@@ -938,9 +782,23 @@ def plot_training(history: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_pr_curves(result: dict, path: Path) -> Path:
-    from utils.visualization import new_figure, save_figure
+# %%
+if __name__ == "__main__":
+    section("11. 학습")
+    if args.quick:     # 한 에폭뿐이라 작은 배치로 갱신 횟수를 늘려야 무언가를 배웁니다
+        args.epochs, args.batch_size = 1, min(args.batch_size, 8)
+    print(f"  {args.epochs}에폭, 배치 {args.batch_size}, 학습률 최대 {args.lr:g}")
+    with cpu_threads(args.threads):
+        history = train_detector(model, train, val, args, run)
+    plot_training(history, run.path("training_curves.png"))
 
+# %% [markdown]
+# ## 12. 시험 세트 평가: 직접 만든 NMS·mAP로
+# 학습에 한 번도 쓰지 않은 시험 이미지로 mAP를 잽니다. PR 곡선은 IoU 0.5에서 클래스마다의 보간 정밀도입니다 —
+# 오른쪽 끝까지 높게 유지될수록 '다 찾으면서도 틀린 박스가 적은' 탐지기입니다.
+
+# %%
+def plot_pr_curves(result: dict, path: Path) -> Path:
     fig, axes = new_figure(size=(5.5, 4.5))
     ax = axes[0, 0]
     for c, precision in result["pr_curve"].items():
@@ -955,167 +813,123 @@ def plot_pr_curves(result: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------------------
-# 14. 데이터 내려받기 (강사용), 명령행 옵션, main
-# ---------------------------------------------------------------------------
-def _safe_unzip(archive: Path, dest: Path) -> None:
-    import zipfile
-
-    with zipfile.ZipFile(archive) as zf:
-        for name in zf.namelist():
-            target = (dest / name).resolve()
-            if not str(target).startswith(str(dest.resolve())):
-                raise CourseError(f"압축 파일에 폴더 밖을 가리키는 경로가 있습니다: {name}")
-        zf.extractall(dest)
-
-
-def download_dataset(root: Path) -> bool:
-    """coco128(Ultralytics 공식 zip)을 받아 풀고 128장·라벨을 확인합니다. 사전 학습 가중치도 캐시에 받아 둡니다.
-
-    Ultralytics는 zip의 체크섬을 공개하지 않으므로 풀어 낸 내용(이미지 128장, 라벨 폴더)을 확인합니다.
-    COCO json(annotations/)은 포함되지 않지만 이 레슨은 YOLO 라벨만으로 동작합니다.
-    """
-    from utils.data_utils import fetch_verified
-
-    root = Path(root)
-    if not coco128_present(root):
-        archive = root / "coco128.zip"
-        if fetch_verified([COCO128_URL], archive, None):
-            _safe_unzip(archive, root)
-            archive.unlink(missing_ok=True)
-    ok = coco128_present(root) and len(list((coco128_dir(root) / "images" / "train2017").glob("*.jpg"))) == 128
-    if ok and not (coco128_dir(root) / "classes.txt").is_file():
-        (coco128_dir(root) / "classes.txt").write_text(
-            "\n".join(n for n in _pretrained_weights_enum().meta["categories"] if n not in ("__background__", "N/A"))
-            + "\n", encoding="utf-8")
-    weights = _pretrained_weights_enum()
-    dest = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    if fetch_verified([weights.url], dest, None):
-        from utils.data_utils import file_digest
-        if not file_digest(dest, "sha256").startswith(dest.stem.split("-")[-1]):   # torchvision의 해시 규칙
-            dest.unlink()
-            print("  사전 학습 가중치의 체크섬이 맞지 않아 지웠습니다.")
-    return ok
-
-
-def build_parser():
-    p = make_parser(f"{LESSON}.py", "레슨 06 — YOLO식 객체 탐지: 박스·IoU·NMS·mAP와 처음부터 학습하는 탐지기",
-                    epochs=10, batch_size=32, lr=3e-3)
-    p.add_argument("--image", nargs="+", metavar="FILE|FOLDER", help="학습된 탐지기로 사진(들) 탐지")
-    p.add_argument("--video", metavar="FILE", help="영상 파일 탐지 (상자와 FPS를 그린 영상 저장 또는 창)")
-    p.add_argument("--camera", type=int, metavar="N", help="웹캠 번호 (보통 0). GUI 있는 OpenCV면 창을 띄움")
-    p.add_argument("--max-frames", type=positive_int, default=None, help="영상·웹캠에서 처리할 최대 프레임 수")
-    p.add_argument("--n-train", type=positive_int, default=6000, help="생성 학습 이미지 수 (기본 6000)")
-    p.add_argument("--n-test", type=positive_int, default=600, help="생성 시험 이미지 수 (기본 600, 다른 시드)")
-    return p
-
-
-def show_box_formats() -> None:
-    box = torch.tensor([[32.0, 16.0, 96.0, 64.0]])
-    print("같은 상자의 세 가지 표기 (128×128 이미지):")
-    print(f"  xyxy  (왼쪽,위,오른쪽,아래) = {box.tolist()[0]}")
-    print(f"  xywh  (왼쪽,위,너비,높이)   = {xyxy_to_xywh(box).tolist()[0]}  ← COCO json")
-    print(f"  YOLO  (정규화 cx,cy,w,h)    = {[round(v, 4) for v in xyxy_to_yolo(box, 128, 128).tolist()[0]]}"
-          "  ← YOLO 라벨 파일")
-
-
-def coco_section(args, run) -> tuple[str, dict]:
-    """실제 사진: coco128 읽기 → 정답 상자·클래스 통계 그림 → (가중치가 있으면) 사전 학습 탐지기 평가."""
-    root = resolve_data_dir(args.data_dir)
-    source = locate_dataset(args, "coco128", coco128_expected(root), present=lambda: coco128_present(root),
-                            download=lambda: download_dataset(root))
-    if source == "fallback":
-        print("coco128이 없어 실제 사진 부분을 건너뜁니다 (생성 도형 데이터로 탐지기 학습은 그대로 진행).")
-        return source, {}
-    coco = load_coco128(root, limit=6 if args.quick else None)
-    if coco.orphan_labels:
-        print(f"[알림] 이미지가 없는 라벨 파일 {len(coco.orphan_labels)}개는 건너뜁니다: "
-              f"{', '.join(coco.orphan_labels)}")
-    empty = sum(len(t["labels"]) == 0 for t in coco.targets)
-    print(f"coco128: 이미지 {len(coco.paths)}장 읽음 (그중 물체 없는 이미지 {empty}장), "
-          f"라벨 파일 전체의 상자 {len(coco.all_labels)}개")
-    names = korean_coco_names(coco.class_names)
-    plot_detections_grid(coco.images[:6], coco.targets[:6], names, run.path("coco128_ground_truth.png"),
-                         "coco128 정답 상자 (YOLO 라벨을 픽셀 좌표로 변환)")
-    plot_class_statistics(coco.all_labels, names, run.path("coco128_class_statistics.png"))
-    pretrained = None if args.quick else evaluate_pretrained(coco, run)
-    if args.quick:
-        print("[안내] --quick 에서는 사전 학습 탐지기 평가를 건너뜁니다.")
-    extra = {"coco128_boxes": int(len(coco.all_labels)),
-             "coco_pretrained_map50": None if pretrained is None else round(pretrained["map50"], 4),
-             "coco_pretrained_map50_95": None if pretrained is None else round(pretrained["map50_95"], 4)}
-    return source, extra
-
-
-@lesson_main
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    modes = [name for name, value in [("--image", args.image), ("--video", args.video), ("--camera", args.camera)]
-             if value is not None]
-    if len(modes) > 1:
-        raise CourseError(f"{' 와 '.join(modes)} 는 함께 쓸 수 없습니다. 하나만 고르세요.")
-    run = start_run(LESSON, args, argv)
-    if args.image:
-        return predict_images(args.image, run)
-    if args.video is not None or args.camera is not None:
-        return run_stream(args.video if args.video is not None else args.camera, run, args.max_frames)
-
-    # 1) 상자 표기, 2) 실제 사진(coco128)
-    show_box_formats()
-    data_source, coco_metrics = coco_section(args, run)
-
-    # 3) 생성 도형 데이터: 학습·검증·시험이 서로 다른 시드 → 시험 이미지는 학습 중 한 번도 보지 않음
-    n_train, n_val, n_test = (480, 40, 60) if args.quick else (args.n_train, 300, args.n_test)
-    t0 = time.perf_counter()
-    train = make_shapes_dataset(n_train, seed=args.seed)
-    val = make_shapes_dataset(n_val, seed=args.seed + 1)
-    test = make_shapes_dataset(n_test, seed=args.seed + 2)
-    print(f"생성 도형 데이터: 학습 {n_train}장 · 검증 {n_val}장 · 시험 {n_test}장 "
-          f"(물체 {int((train.labels >= 0).sum())}개, {time.perf_counter() - t0:.1f}초)")
-    plot_detections_grid(train.images[:6], train.targets()[:6], SHAPE_CLASSES, run.path("shapes_samples.png"),
-                         "생성 도형 데이터와 정답 상자 (클래스는 모양, 색은 무작위)")
-
-    # 4) 탐지기 학습
-    epochs = 1 if args.quick else args.epochs
-    args.epochs = epochs
-    if args.quick:      # 한 에폭뿐이라 작은 배치로 갱신 횟수를 늘려야 무언가를 배웁니다
-        args.batch_size = min(args.batch_size, 8)
-    model = TinyYOLO().to(run.device)
-    print(f"TinyYOLO: 파라미터 {count_parameters(model):,}개, 격자 {IMG_SIZE // STRIDE}×{IMG_SIZE // STRIDE} "
-          f"(스트라이드 {STRIDE}), 에폭 {epochs}")
-    print(f"손실 = {BOX_LOSS_WEIGHT:g} × 상자(1 − IoU, 물체를 맡은 칸만) + 객체성(BCE, 모든 칸; 목표는 예측 상자의 IoU)"
-          " + 클래스(교차 엔트로피, 물체를 맡은 칸만)")
-    history = train_detector(model, train, val, args, run)
-    plot_training(history, run.path("training_curves.png"))
-
-    # 5) 시험 세트 평가: 직접 만든 NMS·mAP로
+# %%
+if __name__ == "__main__":
+    section("12. 시험 세트 평가")
     preds = predict_dataset(model, test.images, run.device)
     result = mean_average_precision(preds, test.targets())
-    print(f"\n시험 세트 ({n_test}장): mAP@0.5 = {result['map50']:.4f}, mAP@[.5:.95] = {result['map50_95']:.4f}")
+    print(f"  시험 세트 ({n_test}장): mAP@0.5 = {result['map50']:.4f}, mAP@[.5:.95] = {result['map50_95']:.4f}")
     for c, ap in result["ap_per_class"].items():
-        print(f"  {SHAPE_CLASSES[c]:<4} AP@0.5 {result['ap50_per_class'][c]:.3f}  AP@[.5:.95] {ap:.3f}")
+        print(f"    {SHAPE_CLASSES[c]:<4} AP@0.5 {result['ap50_per_class'][c]:.3f}  AP@[.5:.95] {ap:.3f}")
     plot_pr_curves(result, run.path("pr_curve.png"))
     plot_detections_grid(test.images[:9], preds[:9], SHAPE_CLASSES, run.path("test_detections.png"),
                          "시험 이미지 탐지 결과 (점수 0.3 이상, NMS 후)", score_threshold=0.3)
 
-    # 6) 실시간 추론 속도 (배치 1, 전처리 → 모델 → 디코딩 → NMS)
+# %% [markdown]
+# ## 13. 실시간 추론 속도(FPS)와 결과 기록
+# 카메라 프레임 하나(배치 1)를 전처리 → 모델 → 디코딩 → NMS 까지 처리하는 데 걸리는 시간으로 초당 프레임 수를 잽니다.
+# 처음 몇 번은 메모리 할당 등으로 느리므로 10번 워밍업한 뒤 잽니다. 입력이 320×320이면 칸이 6.25배라 느려집니다.
+
+# %%
+@torch.no_grad()
+def detect_frame(model, frame_rgb: np.ndarray, device, score_threshold: float = 0.3,
+                 img_size: int = IMG_SIZE) -> dict:
+    """프레임 하나(H,W,3 uint8) → 원본 좌표의 탐지 결과. 모델 입력 크기로 줄였다가 박스를 원래 크기로 되돌립니다."""
+    h, w = frame_rgb.shape[:2]
+    x = preprocess(torch.from_numpy(frame_rgb).permute(2, 0, 1)[None])
+    if (h, w) != (img_size, img_size):
+        x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
+    det = decode_predictions(model(x.to(device)).cpu(), score_threshold=score_threshold)[0]
+    det["boxes"] = det["boxes"] * torch.tensor([w / img_size, h / img_size] * 2)
+    return det
+
+
+def measure_fps(model, frame_rgb: np.ndarray, device, img_size: int, seconds: float = 3.0) -> float:
+    model.eval()
+    for _ in range(10):
+        detect_frame(model, frame_rgb, device, img_size=img_size)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        detect_frame(model, frame_rgb, device, img_size=img_size)
+        count += 1
+    return count / (time.perf_counter() - t0)
+
+
+# %%
+if __name__ == "__main__":
+    section("13. 실시간 추론 속도(FPS)와 결과 기록")
     frame = test.images[0].permute(1, 2, 0).numpy().copy()
     big = F.interpolate(test.images[:1].float(), size=320, mode="bilinear").round().byte()[0]
     fps128 = measure_fps(model, frame, run.device, IMG_SIZE, seconds=0.5 if args.quick else 3.0)
     fps320 = measure_fps(model, big.permute(1, 2, 0).numpy().copy(), run.device, 320,
                          seconds=0.5 if args.quick else 3.0)
-    print(f"FPS (배치 1, end-to-end, {run.device}): 128×128 {fps128:.1f}, 320×320 {fps320:.1f}")
-
-    metrics = {"map50": round(result["map50"], 4), "map50_95": round(result["map50_95"], 4),
-               "fps_cpu": round(fps128, 1), "fps_cpu_320": round(fps320, 1),
-               "ap50_per_class": {SHAPE_CLASSES[c]: round(v, 4) for c, v in result["ap50_per_class"].items()},
-               "final_train_loss": round(history["loss"][-1], 4), **coco_metrics}
-    if run.device.type != "cpu":
-        print("[알림] fps_cpu 는 이름과 달리 이번 실행의 장치에서 잰 값입니다.")
+    print(f"  FPS (배치 1, end-to-end, {run.device}): 128×128 {fps128:.1f}, 320×320 {fps320:.1f}"
+          + ("" if run.device.type == "cpu" else "  (fps_cpu 는 이름과 달리 이번 장치에서 잰 값)"))
     run.write_metrics(dataset="생성 도형 탐지 데이터 (128×128, 4클래스) + coco128", data_source=data_source,
-                      epochs=epochs, n_train=n_train, n_test=n_test, metrics=metrics)
-    return metrics
+                      epochs=args.epochs, n_train=n_train, n_test=n_test,
+                      metrics={"map50": round(result["map50"], 4), "map50_95": round(result["map50_95"], 4),
+                               "fps_cpu": round(fps128, 1), "fps_cpu_320": round(fps320, 1),
+                               "ap50_per_class": {SHAPE_CLASSES[c]: round(v, 4)
+                                                  for c, v in result["ap50_per_class"].items()},
+                               "final_train_loss": round(history["train_loss"][-1], 4),
+                               "coco128_boxes": None if coco is None else int(len(coco.all_labels)),
+                               "coco_pretrained_map50": pretrained and round(pretrained["map50"], 4),
+                               "coco_pretrained_map50_95": pretrained and round(pretrained["map50_95"], 4)})
+
+# %% [markdown]
+# ## 14. 내 사진·영상으로 탐지하기 (`--image`, `--video`, `--camera`)
+# 저장된 체크포인트(전체 학습의 것)로 사진·영상을 탐지합니다. 모델 입력 크기(128×128)로 줄여 탐지한 뒤 박스를 원래
+# 크기로 되돌려 그립니다. 영상·웹캠의 프레임 읽기와 창·영상 파일 쓰기는 `utils/video.py` 가 맡습니다
+# (화면 창은 GUI가 있는 `opencv-python` 에서만; 없으면 박스를 그린 영상 파일을 저장).
+# 스크립트에서는 `python 06_yolo_object_detection.py --image 사진.jpg` 로 이 절만 실행됩니다.
+
+# %%
+def trained_frame_detector(run, checkpoint: Path | None = None):
+    """체크포인트(기본: 전체 학습의 것)의 탐지기로 '프레임 하나 → 탐지 결과' 함수를 만듭니다 (사진·영상 공용)."""
+    path = Path(checkpoint or run.out.parent / LESSON / "checkpoint.pt")
+    if not path.is_file():
+        raise CourseError(f"학습된 탐지기가 없습니다: {path}\n       먼저 'python {LESSON}.py' 로 학습하세요.")
+    state = load_checkpoint(path, map_location=run.device)
+    model = TinyYOLO(state["num_classes"]).to(run.device)
+    model.load_state_dict(state["model"])
+    return partial(detect_frame, model.eval(), device=run.device)
 
 
+def detect_images(args, run, items: list[str] | None = None, checkpoint: Path | None = None) -> list[dict]:
+    """--image: 사진마다 탐지해 박스를 그린 그림을 run/predictions/ 에 저장합니다 (읽기·그리기는 utils.video)."""
+    only_one(args, ("image", "video", "camera"))
+    return detect_image_files(items or args.image, partial(trained_frame_detector, run, checkpoint), SHAPE_CLASSES,
+                              run.path("predictions"))
+
+
+def detect_video(args, run):
+    """--video / --camera: 프레임마다 탐지해 박스와 FPS를 그립니다 (창 또는 영상 파일; 입출력은 utils.video)."""
+    only_one(args, ("image", "video", "camera"))
+    source = args.video if args.video is not None else int(args.camera)
+    return stream_detections(source, partial(trained_frame_detector, run), SHAPE_CLASSES, run.path("detections.mp4"),
+                             args.max_frames)
+
+
+# %%
 if __name__ == "__main__":
-    main()
+    section("14. 내 사진으로 탐지하기")
+    sample = run.path("내 사진.png")   # 시험 이미지 한 장을 PNG 파일로 저장해 '내 사진'처럼 넣어 봅니다
+    Image.fromarray(frame).save(sample)
+    detect_images(args, run, [str(sample)], checkpoint=run.checkpoint_path)
+    print(f"  (정답: {', '.join(SHAPE_CLASSES[c] for c in test.targets()[0]['labels'].tolist())})")
+
+# %% [markdown]
+# ## 해 보세요
+# 1. `--epochs 20` 으로 학습해 보세요. mAP@0.5 와 mAP@[.5:.95] 중 어느 쪽이 더 오르나요? 박스를 '대충' 맞히는 것과
+#    '정확히' 맞히는 것의 차이로 설명해 보세요.
+# 2. `detection_loss` 에서 객체성 목표를 IoU 대신 1로 바꿔 학습하고 두 mAP를 비교해 보세요 (10절: 점수가 박스의
+#    품질을 반영하지 못하면 NMS가 덜 정확한 박스를 남길 수 있습니다).
+# 3. `decode_predictions` 의 NMS 기준(0.5)을 0.3이나 0.8로 바꾸면 겹친 도형에서 무엇이 달라질까요?
+# 4. `encode_targets` 의 `centre_fraction` 을 0.5로 키우면 물체당 양성 칸이 몇 개가 되나요? (9절의 출력으로 확인)
+#
+# <details><summary>3번 답</summary>
+#
+# 0.3이면 가까이 붙은 두 도형 중 하나가 지워질 수 있고(재현율↓), 0.8이면 한 물체에 박스가 둘 남기 쉽습니다(정밀도↓).
+# 이 데이터는 정답 박스끼리 IoU ≤ 0.3 으로 만들었으므로, 기준 0.5에서는 서로 다른 도형을 정확히 맞힌 두 박스가
+# 서로를 지우지 않습니다.
+# </details>

@@ -1,7 +1,10 @@
-"""레슨 06 테스트: 박스 변환, IoU·NMS·mAP를 라이브러리와 비교, YOLO 라벨, 인코더/디코더, 빠른 실행, 잘못된 입력."""
+"""레슨 06 테스트: 박스 변환, IoU·NMS·mAP를 라이브러리와 비교, YOLO 레이블, 인코더/디코더, 학습·이어서 학습,
+빠른 실행(대체 데이터)과 추론 모드, 잘못된 입력. 실제 데이터의 --quick 실행은 노트북 테스트가 합니다."""
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,10 @@ import pytest
 import torch
 import torchvision
 from conftest import lesson, read_metrics, run_main
+
+from utils.datasets import coco128
+from utils.model_utils import CourseError, start_run
+from utils.video import opencv_has_gui
 
 m = lesson("06_yolo_object_detection")
 NAME = "06_yolo_object_detection"
@@ -258,30 +265,33 @@ def test_map_edge_cases(no_library):
 
 
 # ---------------------------------------------------------------------------
-# coco128 YOLO 라벨: 특이점과 잘못된 줄
+# coco128 YOLO 레이블: 특이점과 잘못된 줄 (읽기는 utils/datasets/coco128.py, 픽셀 변환은 장)
 # ---------------------------------------------------------------------------
 def test_coco128_quirks(real_data_dir):
-    if not m.coco128_present(real_data_dir):
+    if not coco128.present(real_data_dir):
         pytest.skip("coco128 없음")
-    coco = m.load_coco128(real_data_dir, limit=0)
-    assert coco.orphan_labels == ["000000000656.txt", "000000000659.txt"]    # 이미지 없는 라벨: 보고만
-    assert len(coco.all_labels) == 929 and len(torch.unique(coco.all_labels)) == 71
-    root = real_data_dir / "coco128"
-    no_label = m.load_coco128(real_data_dir, limit=None)
-    idx = [p.stem for p in no_label.paths].index("000000000250")             # 라벨 파일 없는 이미지
-    assert len(no_label.targets[idx]["labels"]) == 0 and len(no_label.paths) == 128
-    labels, yolo = m.parse_yolo_label_file(root / "labels" / "train2017" / "000000000009.txt")
-    assert labels[:3].tolist() == [45, 45, 50] and yolo.shape[1] == 4
+    data = coco128.read(real_data_dir)
+    assert data.orphan_labels == ["000000000656.txt", "000000000659.txt"]    # 이미지 없는 레이블: 보고만
+    assert len(data.all_labels) == 929 and len(torch.unique(data.all_labels)) == 71
+    assert len(data.paths) == 128 and len(data.images) == 128
+    targets = m.coco_targets(data)
+    idx = [p.stem for p in data.paths].index("000000000250")                # 레이블 파일 없는 이미지
+    assert len(targets[idx]["labels"]) == 0 and targets[idx]["boxes"].shape == (0, 4)
+    first = targets[0]                                                       # 000000000009.jpg: 640×480
+    assert data.images[0].shape == (3, 480, 640) and first["labels"][:3].tolist() == [45, 45, 50]
+    assert torch.allclose(first["boxes"], m.yolo_to_xyxy(data.yolo_boxes[0], 640, 480))
+    assert first["boxes"][:, 2].max() <= 640 and first["boxes"][:, 3].max() <= 480
+    assert len(coco128.read(real_data_dir, limit=3).images) == 3
 
 
 def test_malformed_label_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("0 0.5 0.5 0.2 0.2\n3 0.5 abc 0.1 0.1\n", encoding="utf-8")
-    with pytest.raises(m.CourseError, match="2번째 줄"):
-        m.parse_yolo_label_file(bad)
+    with pytest.raises(CourseError, match="2번째 줄"):
+        coco128.parse_yolo_label_file(bad)
     bad.write_text("99 0.5 0.5 0.2 0.2\n", encoding="utf-8")
-    with pytest.raises(m.CourseError, match="YOLO 라벨 형식이 잘못되었습니다"):
-        m.parse_yolo_label_file(bad)
+    with pytest.raises(CourseError, match="YOLO 레이블 형식이 잘못되었습니다"):
+        coco128.parse_yolo_label_file(bad)
 
 
 def test_malformed_label_through_main(tmp_path, capsys):
@@ -294,7 +304,7 @@ def test_malformed_label_through_main(tmp_path, capsys):
     (root / "labels" / "train2017" / "a.txt").write_text("0 0.5 0.5 0.3\n", encoding="utf-8")
     code = run_main(m, ["--quick", "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "out")])
     assert code == 2
-    assert "YOLO 라벨 형식이 잘못되었습니다" in capsys.readouterr().err
+    assert "YOLO 레이블 형식이 잘못되었습니다" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------
@@ -351,18 +361,20 @@ def test_detection_loss_terms_and_model_shape():
 # 사전 학습 탐지기 경로 (가중치 없이 weights=None 으로 같은 코드 확인)
 # ---------------------------------------------------------------------------
 def test_pretrained_code_path_without_weights(real_data_dir, monkeypatch, tmp_path, capsys):
-    if not m.coco128_present(real_data_dir):
+    if not coco128.present(real_data_dir):
         pytest.skip("coco128 없음")
-    coco = m.load_coco128(real_data_dir, limit=2)
-    assert m.coco91_to_80().ge(0).sum() == 80
-    names = [n for n in m._pretrained_weights_enum().meta["categories"] if n not in ("__background__", "N/A")]
-    assert names == coco.class_names                                      # 91칸 → 80칸 대응이 이름과 일치
+    coco = coco128.read(real_data_dir, limit=2)
+    table = coco128.coco91_to_80()
+    assert table.ge(0).sum() == 80 and table[1] == 0 and table[90] == 79   # 1 = person → 0, 90 = toothbrush → 79
+    assert coco128.coco80_names() == coco.class_names                    # 91칸 → 80칸 대응이 이름과 일치
+    assert coco128.korean_names(coco.class_names)[0] == "사람"
+    assert m.download_dataset is coco128.download                        # download_data.py 가 레슨마다 부르는 이름
     torch.manual_seed(0)
     model = m.build_coco_detector(pretrained=False)
     small = [torch.nn.functional.interpolate(img[None].float(), size=(96, 128)).byte()[0] for img in coco.images]
     preds = m.detect_coco(model, small)
     assert len(preds) == 2 and all(p["labels"].max() < 80 for p in preds if len(p["labels"]))
-    targets = [{"boxes": t["boxes"] * 0.2, "labels": t["labels"]} for t in coco.targets]
+    targets = [{"boxes": t["boxes"] * 0.2, "labels": t["labels"]} for t in m.coco_targets(coco)]
     result = m.mean_average_precision(preds, targets)
     assert 0.0 <= result["map50"] <= 1.0
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))     # 빈 캐시 → 한국어 안내 후 건너뜀
@@ -371,50 +383,82 @@ def test_pretrained_code_path_without_weights(real_data_dir, monkeypatch, tmp_pa
 
 
 # ---------------------------------------------------------------------------
-# 빠른 실행 (실제 데이터 / 대체) + 추론 모드 + 잘못된 입력
+# 학습: 공용 fit 으로 옮긴 뒤에도 중단 후 --resume 이 끊기지 않은 학습과 같은 가중치에 도달
+# ---------------------------------------------------------------------------
+def _train(tmp_path, crash_after: int | None = None, resume: bool = False):
+    args = argparse.Namespace(seed=3, device="cpu", out_dir=str(tmp_path), quick=False, epochs=2, batch_size=16,
+                              lr=3e-3, resume=resume)
+    run = start_run(NAME, args, [])
+    train, val = m.make_shapes_dataset(48, seed=3), m.make_shapes_dataset(8, seed=4)
+    torch.manual_seed(0)
+    model = m.TinyYOLO()
+    torch.manual_seed(999 if resume else 123)  # 이어서 학습은 난수 상태를 체크포인트에서 되살려야 합니다
+    if crash_after is not None:
+        saved, real_save = [], run.save
+
+        def save_then_stop(state, path=None):
+            real_save(state, path)
+            saved.append(1)
+            if len(saved) == crash_after:
+                raise KeyboardInterrupt
+
+        run.save = save_then_stop
+        with pytest.raises(KeyboardInterrupt):
+            m.train_detector(model, train, val, args, run)
+        return None, None
+    history = m.train_detector(model, train, val, args, run)
+    return history, model.state_dict()
+
+
+def test_resume_matches_uninterrupted(tmp_path):
+    whole, weights = _train(tmp_path / "한 번에")
+    _train(tmp_path / "이어서", crash_after=1)
+    resumed, weights_r = _train(tmp_path / "이어서", resume=True)
+    assert set(whole) >= {"train_loss", "train_box", "train_obj", "train_cls", "val_map50", "val_map50_95"}
+    assert len(whole["train_loss"]) == 2 and whole["train_loss"] == resumed["train_loss"]
+    assert all(torch.equal(weights[k], weights_r[k]) for k in weights)
+    ckpt = torch.load(tmp_path / "한 번에" / NAME / "checkpoint.pt", weights_only=True)
+    assert ckpt["num_classes"] == 4 and ckpt["class_names"] == m.SHAPE_CLASSES and ckpt["epoch"] == 2
+
+
+# ---------------------------------------------------------------------------
+# 빠른 실행 (대체 데이터) + 추론 모드 + 잘못된 입력
 # ---------------------------------------------------------------------------
 FIGURES = ["shapes_samples.png", "training_curves.png", "pr_curve.png", "test_detections.png"]
 
 
-def test_quick_run_real_data_then_inference(real_data_dir, tmp_path, capsys):
+def test_quick_run_fallback_then_inference(empty_data_dir, tmp_path, capsys):
     out = tmp_path / "runs"
-    assert run_main(m, ["--quick", "--data-dir", str(real_data_dir), "--out-dir", str(out)]) == 0
+    assert run_main(m, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
     rec = read_metrics(out, NAME)
-    assert rec["data_source"] == "local" and rec["n_train"] == 480 and rec["n_test"] == 60
-    assert set(rec["metrics"]) >= {"map50", "map50_95", "fps_cpu", "fps_cpu_320"}
-    assert rec["metrics"]["map50"] > 0.03 and rec["metrics"]["fps_cpu"] > 1    # 무작위 탐지기는 약 0
+    assert rec["data_source"] == "fallback" and rec["n_train"] == 480 and rec["n_test"] == 60
+    assert rec["metrics"]["map50"] > 0.03 and rec["metrics"]["fps_cpu"] > 1      # 무작위 탐지기는 약 0
     assert 0 <= rec["metrics"]["map50_95"] <= rec["metrics"]["map50"] <= 1
+    assert "[주의]" in capsys.readouterr().out
     run_dir = out / f"{NAME}-quick"
-    for fig in FIGURES + ["coco128_ground_truth.png", "coco128_class_statistics.png"]:
+    for fig in FIGURES + ["predictions/내 사진_탐지.png"]:
         assert (run_dir / fig).is_file(), fig
-    # 학습된 체크포인트로 --image (사진 파일과 폴더)
+    # --image/--video 는 전체 학습의 체크포인트를 씁니다: 빠른 실행의 것을 그 자리에 복사해 확인
+    (out / NAME).mkdir()
+    shutil.copy(run_dir / "checkpoint.pt", out / NAME / "checkpoint.pt")
     from PIL import Image
     pic = tmp_path / "사진.png"
     Image.fromarray(m.make_shapes_dataset(1, seed=9).images[0].permute(1, 2, 0).numpy()).save(pic)
     assert run_main(m, ["--quick", "--out-dir", str(out), "--image", str(pic)]) == 0
-    assert (run_dir / "predictions" / "사진_탐지.png").is_file()
-    # --video: 짧은 영상 → (화면 없는 OpenCV) 상자를 그린 영상 파일
+    assert (out / NAME / "predictions" / "사진_탐지.png").is_file()
+    assert "사진.png:" in capsys.readouterr().out
+    # --video: 짧은 영상 → (화면 없는 OpenCV) 박스를 그린 영상 파일
     import cv2
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
     for _ in range(5):
         writer.write(np.full((120, 160, 3), 90, np.uint8))
     writer.release()
-    capsys.readouterr()
-    assert run_main(m, ["--quick", "--out-dir", str(out), "--video", str(video)]) == 0
-    if not m.opencv_has_gui():
-        assert (run_dir / "detections.mp4").is_file()
-        assert "opencv-python" in capsys.readouterr().out
-
-
-def test_quick_run_fallback(empty_data_dir, tmp_path, capsys):
-    out = tmp_path / "runs"
-    assert run_main(m, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
-    rec = read_metrics(out, NAME)
-    assert rec["data_source"] == "fallback" and rec["metrics"]["map50"] > 0.03
-    assert "[주의]" in capsys.readouterr().out
-    for fig in FIGURES:
-        assert (out / f"{NAME}-quick" / fig).is_file()
+    assert run_main(m, ["--out-dir", str(out), "--video", str(video)]) == 0
+    out_text = capsys.readouterr().out
+    assert "5프레임 처리" in out_text
+    if not opencv_has_gui():
+        assert (out / NAME / "detections.mp4").is_file() and "opencv-python" in out_text
 
 
 def test_require_data_missing(empty_data_dir, tmp_path, capsys):
@@ -426,8 +470,9 @@ def test_require_data_missing(empty_data_dir, tmp_path, capsys):
     (["--image", "없는파일.jpg"], "파일이나 폴더를 찾을 수 없습니다"),
     (["--video", "없는영상.mp4"], "영상 파일을 찾을 수 없습니다"),
     (["--camera", "57"], "카메라 57번을(를) 열 수 없습니다"),
-    (["--video", "a.mp4", "--camera", "0"], "함께 쓸 수 없습니다"),
-    (["--image", "a.jpg", "--video", "a.mp4"], "함께 쓸 수 없습니다"),
+    (["--camera", "앞"], "카메라 번호는 0 이상의 정수여야 합니다"),
+    (["--video", "a.mp4", "--camera", "0"], "--video 와 --camera 는 함께 쓸 수 없습니다"),
+    (["--image", "a.jpg", "--video", "a.mp4"], "--image 와 --video 는 함께 쓸 수 없습니다"),
     (["--n-test", "0"], "1 이상의 정수"),
     (["--video", "{tmp}/망가진 영상.mp4"], "열 수 없습니다"),
     (["--image", "{tmp}"], "폴더에 이미지 파일이 없습니다"),
