@@ -1,179 +1,148 @@
-"""08. Transformer 번역: 독일어 → 영어 (Multi30k)
+# %% [markdown]
+# # 08. Transformer 번역: 독일어 → 영어 (Multi30k)
+#
+# **학습 목표**
+# - 어텐션(attention)을 직접 구현한다: 스케일드 닷-프로덕트 어텐션, 멀티 헤드 어텐션(multi-head attention),
+#   패딩 마스크와 미래를 가리는 인과(causal, look-ahead) 마스크.
+# - 사인/코사인 위치 인코딩(positional encoding)을 만들고, 왜 상대 위치가 선형 변환으로 표현되는지 본다.
+# - 이 부품들로 인코더-디코더(encoder-decoder) Transformer를 조립해 번역을 학습한다
+#   (프리-노름, 가중치 공유, 레이블 스무딩, 워밍업 + 코사인 감소 학습률, 그래디언트 클리핑, 체크포인트 평균).
+# - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고 sacreBLEU로 평가한다.
+#
+# **데이터셋**: Multi30k task 1 (Flickr30k 사진 설명의 독일어-영어 쌍): 학습 29,000 / 검증 1,014 /
+# 테스트 test_2016_flickr 1,000. `DL_DATA_DIR/multi30k/{train,val,test_2016_flickr}.{de,en}[.gz]` 를 읽고,
+# 없으면 공식 저장소(github.com/multi30k/dataset)에서 sha256을 확인하며 내려받습니다 (`utils/datasets/multi30k.py`).
+# 그래도 없으면 눈에 띄는 안내와 함께 규칙으로 만든 작은 독일어-영어 문장 쌍으로 대신합니다 (결과에 `fallback`).
+#
+# **핵심 개념**: 토큰화(tokenization)와 공유 BPE 서브워드(subword) 어휘 사전(vocabulary), 셀프 어텐션(self-attention)·
+# 교차 어텐션·멀티 헤드 어텐션, 위치 인코딩, 인코더-디코더, 잔차 연결(residual connection)과 층 정규화(layer normalization),
+# 레이블 스무딩(label smoothing), 워밍업 학습률, 토큰 수 기준 배치와 길이 버킷, 빔 탐색, BLEU (sacreBLEU, 대소문자 구분)
+#
+# **실행 방법**
+# ```
+# python 08_transformer_nlp.py                       # 전체 학습
+# python 08_transformer_nlp.py --quick               # 몇 초 안에 전체 흐름만 확인
+# python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad." --beam 5
+# python 08_transformer_nlp.py --translate-file 문장들.de.txt   # 한 줄에 한 문장, 번역만 표준 출력으로
+# ```
+# 주요 옵션: `--epochs --batch-size`(배치당 토큰 수) `--lr --vocab-size --d-model --layers --beam --threads`
+# `--learned-pos`(학습되는 위치 임베딩) `--post-norm` `--average`(평균할 마지막 에폭 수) `--resume`.
+# 노트북(`notebooks/08_transformer_nlp.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
+#
+# **예상 시간** (측정값은 `docs/RESULTS.md`): CPU 2코어에서 전체 실행 약 37~55분, `--quick` 약 10초. GPU에서는 몇 분.
 
-학습 목표
-  - 어텐션(attention)을 직접 구현합니다: 스케일드 닷-프로덕트 어텐션, 멀티 헤드 어텐션(multi-head attention),
-    패딩 마스크와 미래를 가리는 인과(causal, look-ahead) 마스크.
-  - 사인/코사인 위치 인코딩(positional encoding)을 만들고, 왜 상대 위치가 선형 변환으로 표현되는지 봅니다.
-  - 이 부품들로 인코더-디코더(encoder-decoder) Transformer를 조립해 번역을 학습합니다
-    (프리-노름, 가중치 공유, 레이블 스무딩, 워밍업 + 코사인 감소 학습률, 그래디언트 클리핑, 체크포인트 평균).
-  - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고 sacreBLEU로 평가합니다.
-
-데이터셋
-  Multi30k task 1 (Flickr30k 사진 설명의 독일어-영어 쌍): 학습 29,000 / 검증 1,014 / 테스트 test_2016_flickr 1,000.
-  DL_DATA_DIR/multi30k/{train,val,test_2016_flickr}.{de,en}[.gz] 를 읽고, 없으면 공식 저장소
-  (github.com/multi30k/dataset, data/task1/raw/)에서 sha256을 확인하며 내려받습니다.
-  그래도 없으면 눈에 띄는 안내와 함께 규칙으로 만든 작은 독일어-영어 문장 쌍으로 대신합니다.
-
-핵심 개념
-  토큰화(tokenization): 학습 문장만으로 학습한 공유 BPE 서브워드 어휘 사전(vocabulary) (HF tokenizers)
-  셀프 어텐션(self-attention) · 교차 어텐션 · 멀티 헤드 어텐션 · 위치 인코딩 · 인코더-디코더
-  레이블 스무딩 · 워밍업 학습률 · 토큰 수 기준 배치와 길이 버킷 · 빔 탐색 · BLEU (sacreBLEU, 대소문자 구분)
-
-실행 방법
-  python 08_transformer_nlp.py                       # 전체 학습 (CPU 2코어 약 55분)
-  python 08_transformer_nlp.py --quick               # 몇 초 안에 전체 흐름만 확인
-  python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad." --beam 5
-  python 08_transformer_nlp.py --translate-file 문장들.de.txt   # 한 줄에 한 문장, 번역은 표준 출력으로
-  주요 옵션: --epochs --batch-size(배치당 토큰 수) --lr --vocab-size --d-model --layers --beam
-             --learned-pos(학습되는 위치 임베딩) --post-norm --average(평균할 마지막 에폭 수)
-
-예상 시간 (측정)
-  CPU 2코어(다른 작업과 공유): 전체 실행 약 55분 / --quick 약 10초. GPU에서는 몇 분.
-"""
-from __future__ import annotations
-
-import argparse
-import gzip
-import itertools
+# %%
 import math
 import random
 import sys
 import time
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sacrebleu.metrics import BLEU
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import nn
 
-from utils.data_utils import fetch_verified, locate_dataset, resolve_data_dir
-from utils.model_utils import (CourseError, add_threads_option, choose_device, count_parameters, cpu_threads,
-                               evaluate, lesson_main, load_checkpoint, make_parser, positive_int, save_checkpoint,
-                               set_seed, start_run, train_one_epoch)
+from utils.chapter import section, start_chapter
+from utils.datasets import multi30k
+from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, fit, fraction,
+                               load_checkpoint, make_parser, positive_int)
 from utils.visualization import new_figure, save_figure
 
+# %% tags=["parameters"]
+QUICK = False      # True: Multi30k 앞부분 3,000쌍과 작은 모델 1에폭으로 몇 초 만에 흐름만 확인
+DATA_DIR = None    # 데이터 루트 (None: 환경 변수 DL_DATA_DIR, 없으면 ./data)
+OUT_DIR = "runs"   # 그림·체크포인트·metrics.json 을 둘 곳
+
+# %% [markdown]
+# 실행 설정: 스크립트로 실행하면 명령행 옵션을, 노트북에서는 위 매개변수 셀을 씁니다.
+# 시드를 고정하고 장치(CPU/GPU)와 결과 폴더를 정합니다. 옵션끼리의 조건(헤드 수로 나누어떨어지는 너비 등)은
+# 학습을 시작하기 전에 확인합니다.
+
+# %%
 LESSON = "08_transformer_nlp"
-SPLITS = ["train", "val", "test_2016_flickr"]
-MULTI30K_COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
-MULTI30K_URL = f"https://raw.githubusercontent.com/multi30k/dataset/{MULTI30K_COMMIT}/data/task1/raw/"
-MULTI30K_SHA256 = {
-    "train.de.gz": "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
-    "train.en.gz": "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
-    "val.de.gz": "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
-    "val.en.gz": "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
-    "test_2016_flickr.de.gz": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
-    "test_2016_flickr.en.gz": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
-}
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = range(4)
-# 그림의 토큰 라벨: 나눔고딕에 없는 글자(Ä, Ö, ▁ 등)는 DejaVu Sans로 대신 그립니다.
-TOKEN_FONTS = ["NanumGothic", "DejaVu Sans"]
+MAX_LEN = 128  # 학습 문장은 토큰 128개에서 자릅니다
+QUICK_LIMITS = {"train": 3000, "val": 100, "test_2016_flickr": 100}  # --quick: 분할마다 앞에서 읽을 문장 쌍 수
+SMALL_MODEL = {"d_model": 64, "n_heads": 4, "n_layers": 1, "d_ff": 128}  # --quick·대체 데이터의 작은 모델
+TOKEN_FONTS = ["NanumGothic", "DejaVu Sans"]  # 그림의 토큰 레이블: 나눔고딕에 없는 글자(▁ 등)는 DejaVu Sans로
+EMPTY_SENTENCE = "번역할 문장이 비어 있습니다. 예: --translate \"Ein Mann fährt Fahrrad.\""
 
 
-# ---------------------------------------------------------------------------
-# 1. 데이터: Multi30k 원본 파일 찾기 → 내려받기 → 대체 데이터
-# ---------------------------------------------------------------------------
-@dataclass
-class Corpus:
-    """문장 쌍 (독일어 원문, 영어 참조 번역). test는 공식 test_2016_flickr 입니다."""
-    train: list[tuple[str, str]]
-    val: list[tuple[str, str]]
-    test: list[tuple[str, str]]
-    source: str
-    name: str
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "Transformer 번역 (Multi30k 독일어 → 영어)", epochs=10, batch_size=2500, lr=1e-3)
+    p.add_argument("--vocab-size", type=positive_int, default=8000, help="공유 BPE 어휘 크기 (기본 8000)")
+    p.add_argument("--d-model", type=positive_int, default=256, help="모델 너비 (기본 256)")
+    p.add_argument("--heads", type=positive_int, default=4, help="어텐션 헤드 수 (기본 4)")
+    p.add_argument("--layers", type=positive_int, default=3, help="인코더·디코더 층 수 (기본 3+3)")
+    p.add_argument("--d-ff", type=positive_int, default=1024, help="피드포워드 너비 (기본 1024)")
+    p.add_argument("--dropout", type=fraction, default=0.1, help="드롭아웃 비율 (기본 0.1)")
+    p.add_argument("--label-smoothing", type=fraction, default=0.1, help="레이블 스무딩 ε (기본 0.1)")
+    p.add_argument("--weight-decay", type=fraction, default=0.01, help="가중치 감쇠 (기본 0.01)")
+    p.add_argument("--warmup", type=fraction, default=0.05, help="워밍업 비율 (전체 갱신 단계 중, 기본 0.05)")
+    p.add_argument("--average", type=positive_int, default=3, help="가중치를 평균할 마지막 에폭 수 (기본 3)")
+    p.add_argument("--learned-pos", action="store_true", help="사인 인코딩 대신 학습되는 위치 임베딩")
+    p.add_argument("--post-norm", action="store_true", help="프리-노름 대신 원 논문의 포스트-노름")
+    p.add_argument("--beam", type=positive_int, default=5, help="빔 크기 (1 = 탐욕 디코딩, 기본 5)")
+    p.add_argument("--train-limit", type=positive_int, default=None, help="학습 문장 쌍을 앞에서 N개만 (빠른 실험용)")
+    add_threads_option(p)
+    p.add_argument("--translate", metavar="문장", help="저장된 모델로 독일어 문장 하나를 번역")
+    p.add_argument("--translate-file", metavar="파일", help="한 줄에 한 문장씩 번역해 표준 출력으로")
+    return p
 
 
-def _split_file(root: Path, split: str, lang: str) -> Path | None:
-    """압축을 푼 파일이 있으면 그것을, 없으면 .gz 를 씁니다."""
-    for name in (f"{split}.{lang}", f"{split}.{lang}.gz"):
-        path = root / "multi30k" / name
-        if path.is_file():
-            return path
-    return None
+def check_options(args) -> None:
+    """옵션끼리의 조건: 학습 도중 트레이스백 대신 시작할 때 한국어로 알립니다."""
+    if args.d_model % args.heads:
+        raise CourseError(f"--d-model({args.d_model})은 --heads({args.heads})로 나누어떨어져야 합니다.")
+    if args.d_model % 2 and not args.learned_pos:
+        raise CourseError(f"사인 위치 인코딩은 (sin, cos) 쌍을 쓰므로 --d-model 이 짝수여야 합니다 (받은 값: {args.d_model}).")
 
 
-def multi30k_present(root: Path) -> bool:
-    return all(_split_file(root, s, lang) for s in SPLITS for lang in ("de", "en"))
+# %%
+if __name__ == "__main__":
+    args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR,
+                              actions={"translate": "translate", "translate_file": "translate"},
+                              action_output_only=True)
+    check_options(args)
 
+# %% [markdown]
+# ## 1. 데이터: Multi30k 독일어-영어 문장 쌍
+# 사진 한 장에 대한 독일어 설명과 그 영어 번역이 한 쌍입니다. 학습 세트로 모델과 어휘 사전을 만들고,
+# 검증 세트로 에폭마다 BLEU를 재며, 테스트 세트(test_2016_flickr)는 마지막에 한 번만 씁니다.
+# 찾기·내려받기·대체 데이터는 `utils/datasets/multi30k.py` 가 맡습니다.
 
-def download_dataset(root: Path) -> bool:
-    """강사용 미리 받기: 공식 저장소의 원본 .gz 6개를 sha256으로 확인하며 받습니다."""
-    root = Path(root)
-    ok = True
-    for name, digest in MULTI30K_SHA256.items():
-        ok = fetch_verified([MULTI30K_URL + name], root / "multi30k" / name, digest, "sha256") and ok
-    return ok and multi30k_present(root)
+# %%
+if __name__ == "__main__":
+    section("1. 데이터: Multi30k 독일어-영어 문장 쌍")
+    corpus = multi30k.load(args, QUICK_LIMITS if args.quick else {"train": args.train_limit})
+    fallback = corpus.source == "fallback"
+    small = args.quick or fallback  # --quick·대체 데이터는 작은 어휘·작은 모델
+    print(f"  {corpus.name} | 학습 {len(corpus.train):,} / 검증 {len(corpus.val):,} / "
+          f"테스트 {len(corpus.test):,} 문장 쌍 (출처: {corpus.source})")
+    for de, en in corpus.train[:2]:
+        print(f"  {de}\n   = {en}")
 
+# %% [markdown]
+# ## 2. 토큰화: 학습 문장만으로 만든 공유 BPE 어휘 사전
+# BPE(byte-pair encoding)는 글자에서 시작해 가장 자주 붙어 나오는 조각을 하나씩 합쳐 서브워드 어휘를 만듭니다.
+# 독일어와 영어를 **한 어휘 사전**으로 만들면 이름·숫자 같은 공통 조각을 나눠 쓰고 임베딩도 하나로 묶을 수 있습니다.
+# 어휘 사전은 학습 문장만으로 만듭니다 (검증·테스트 문장을 보면 데이터 누수(data leakage)).
+# 원문은 `[토큰…, <eos>]`, 번역문은 `[<bos>, 토큰…, <eos>]` 가 됩니다.
 
-def read_lines(path: Path, limit: int | None = None) -> list[str]:
-    """한 줄에 한 문장. limit가 있으면 앞의 limit줄만 읽습니다 (--quick은 전체를 풀지 않음)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            return [line.rstrip("\n") for line in itertools.islice(f, limit)]
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        raise CourseError(f"Multi30k 파일이 손상되었습니다: {path} ({type(err).__name__})\n"
-                          "       파일을 지우고 다시 내려받으세요.") from None
-
-
-def load_multi30k(root: Path, limits: dict) -> list[list[tuple[str, str]]]:
-    splits = []
-    for split in SPLITS:
-        de = read_lines(_split_file(root, split, "de"), limits.get(split))
-        en = read_lines(_split_file(root, split, "en"), limits.get(split))
-        if len(de) != len(en):
-            raise CourseError(f"Multi30k {split}의 독일어({len(de)}줄)와 영어({len(en)}줄) 줄 수가 다릅니다.")
-        splits.append([(normalize(d), normalize(e)) for d, e in zip(de, en)])
-    return splits
-
-
-def stand_in_pairs(seed: int = 0) -> list[list[tuple[str, str]]]:
-    """실제 데이터가 없을 때: 주어·동사·장소를 조합해 만든 독일어-영어 문장 쌍 (규칙이 단순해 금방 배움)."""
-    subjects = [("Ein Mann", "A man", 0), ("Eine Frau", "A woman", 0), ("Ein Kind", "A child", 0),
-                ("Ein Hund", "A dog", 0), ("Zwei Männer", "Two men", 1), ("Drei Kinder", "Three children", 1)]
-    verbs = [("läuft", "laufen", "is running", "are running"), ("spielt", "spielen", "is playing", "are playing"),
-             ("sitzt", "sitzen", "is sitting", "are sitting"), ("steht", "stehen", "is standing", "are standing"),
-             ("schläft", "schlafen", "is sleeping", "are sleeping"), ("wartet", "warten", "is waiting", "are waiting")]
-    places = [("im Park", "in the park"), ("auf der Straße", "on the street"), ("am Strand", "on the beach"),
-              ("im Schnee", "in the snow"), ("vor dem Haus", "in front of the house"), ("im Wasser", "in the water"),
-              ("auf dem Gras", "on the grass"), ("in der Stadt", "in the city")]
-    pairs = [(f"{sd} {v[s]} {pd}.", f"{se} {v[2 + s]} {pe}.")
-             for sd, se, s in subjects for v in verbs for pd, pe in places]
-    random.Random(seed).shuffle(pairs)
-    return [pairs[60:], pairs[30:60], pairs[:30]]
-
-
-def load_corpus(args, quick: bool) -> Corpus:
-    root = resolve_data_dir(args.data_dir)
-    expected = [str(root / "multi30k" / f"{s}.{lang}[.gz]") for s in SPLITS for lang in ("de", "en")]
-    source = locate_dataset(args, "Multi30k", expected, present=lambda: multi30k_present(root),
-                            download=lambda: download_dataset(root))
-    if source == "fallback":
-        train, val, test = stand_in_pairs(args.seed)
-        return Corpus(train, val, test, source, "규칙으로 만든 독일어-영어 문장 쌍 (대체 데이터)")
-    limits = {"train": 3000, "val": 100, "test_2016_flickr": 100} if quick else {"train": args.train_limit}
-    train, val, test = load_multi30k(root, limits)
-    return Corpus(train, val, test, source, "Multi30k task1 de-en (test_2016_flickr)")
-
-
-# ---------------------------------------------------------------------------
-# 2. 토큰화: 학습 문장만으로 학습한 공유 BPE 어휘 사전
-# ---------------------------------------------------------------------------
+# %%
 def normalize(text: str) -> str:
     """학습·번역 모두 같은 정규화: 유니코드 NFC, 공백 한 칸. (토크나이저 왕복이 이 형태를 보존합니다)"""
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
-    """독일어와 영어를 한 어휘 사전으로: 두 언어가 같은 서브워드(이름, 숫자)를 공유하고 임베딩도 하나로 묶습니다.
-
-    Metaspace는 공백을 '▁' 기호로 토큰 안에 남겨, 디코딩만으로 원래 띄어쓰기가 돌아옵니다(디토큰화 불필요).
-    그래서 sacreBLEU에 모델 출력을 그대로(디토큰화된, 대소문자 그대로) 넘길 수 있습니다.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
+    """Metaspace는 공백을 '▁' 기호로 토큰 안에 남겨, 디코딩만으로 원래 띄어쓰기가 돌아옵니다(디토큰화 불필요).
+    그래서 sacreBLEU에 모델 출력을 그대로(디토큰화된, 대소문자 그대로) 넘길 수 있습니다."""
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     # 문장부호는 단어에서 떼어 따로 배웁니다 ("bushes." 와 "bushes" 가 같은 조각을 쓰도록).
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
@@ -181,11 +150,6 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
-
-
-def tokenizer_from_json(text: str):
-    from tokenizers import Tokenizer
-    return Tokenizer.from_str(text)
 
 
 def encode(tokenizer, text: str) -> list[int]:
@@ -203,6 +167,26 @@ def encode_pairs(tokenizer, pairs, max_len: int) -> tuple[list[list[int]], list[
     return src, tgt
 
 
+# %%
+if __name__ == "__main__":
+    section("2. 토큰화: 공유 BPE 어휘 사전")
+    train, val, test = ([(normalize(d), normalize(e)) for d, e in split]
+                        for split in (corpus.train, corpus.val, corpus.test))
+    tokenizer = train_tokenizer([s for pair in train for s in pair],
+                                min(args.vocab_size, 1000) if small else args.vocab_size)
+    print(f"  어휘 사전: {tokenizer.get_vocab_size():,}개 (특수 토큰 {' '.join(SPECIALS)})")
+    for text in train[0]:
+        print(f"  {text}\n   → {' '.join(tokenizer.encode(text).tokens)}")
+    train_src, train_tgt = encode_pairs(tokenizer, train, MAX_LEN)
+    val_src, val_tgt = encode_pairs(tokenizer, val, MAX_LEN)
+
+# %% [markdown]
+# ## 3. 길이 버킷과 토큰 수 기준 배치
+# 문장 길이가 제각각이라 배치를 문장 수로 자르면 짧은 문장이 긴 문장에 맞춰 `<pad>` 로 가득 찹니다.
+# 길이가 비슷한 문장끼리 묶고(길이 버킷), 배치마다 `문장 수 × 최대 길이` 가 정한 토큰 수 이하가 되게 자릅니다.
+# 디코더 입력은 `<bos>` 부터, 정답은 그것을 한 칸 민 것입니다 (teacher forcing: 정답의 앞부분을 보고 다음 토큰을 맞힘).
+
+# %%
 def pad_batch(seqs: list[list[int]]) -> torch.Tensor:
     out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -211,10 +195,9 @@ def pad_batch(seqs: list[list[int]]) -> torch.Tensor:
 
 
 class TokenBatches:
-    """토큰 수 기준 배치: 길이가 비슷한 문장끼리 묶어(길이 버킷) 패딩 낭비를 줄이고,
-    배치마다 '문장 수 × 최대 길이' 가 max_tokens 이하가 되게 합니다. 에폭마다 순서를 새로 섞습니다.
+    """토큰 수 기준 배치. 배치는 ((원문, 디코더 입력), 정답). 에폭마다 순서를 새로 섞습니다.
 
-    배치는 ((원문, 디코더 입력), 정답) — 정답은 디코더 입력을 한 칸 민 것(teacher forcing).
+    state_dict()/load_state_dict(): 섞는 난수와 다음 에폭의 배치를 체크포인트에 넣어 --resume 이 끊김 없이 이어집니다.
     """
 
     def __init__(self, src, tgt, max_tokens: int, shuffle: bool, seed: int = 0):
@@ -250,17 +233,37 @@ class TokenBatches:
             tgt = pad_batch([self.tgt[i] for i in b])
             yield (pad_batch([self.src[i] for i in b]), tgt[:, :-1]), tgt[:, 1:]
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.getstate(), "batches": self.batches}
 
-# ---------------------------------------------------------------------------
-# 3. 어텐션을 직접: 스케일드 닷-프로덕트, 마스크, 멀티 헤드
-# ---------------------------------------------------------------------------
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.setstate(state["rng"])
+        self.batches = state["batches"]
+
+
+# %%
+if __name__ == "__main__":
+    section("3. 길이 버킷과 토큰 수 기준 배치")
+    # 대체 데이터는 문장이 수백 개뿐이라 작은 배치로 짧은 에폭을 여러 번 돌아야 규칙을 배웁니다.
+    batch_tokens = min(args.batch_size, 300 if fallback else 1000) if small else args.batch_size
+    train_batches = TokenBatches(train_src, train_tgt, batch_tokens, shuffle=True, seed=args.seed)
+    val_batches = TokenBatches(val_src, val_tgt, batch_tokens, shuffle=False)
+    (src, tgt_in), tgt_out = next(iter(val_batches))
+    print(f"  배치당 약 {batch_tokens} 토큰 → 학습 {len(train_batches)}개, 검증 {len(val_batches)}개 배치\n"
+          f"  검증 첫 배치: 원문 {tuple(src.shape)}, 디코더 입력 {tuple(tgt_in.shape)}, 정답 {tuple(tgt_out.shape)}, "
+          f"<pad> 비율 {(src == PAD).float().mean():.1%}")
+
+# %% [markdown]
+# ## 4. 스케일드 닷-프로덕트 어텐션과 마스크
+# 질의(query)마다 모든 키(key)와의 유사도를 재고, 그 비율로 값(value)을 섞습니다:
+# $$\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V$$
+# $\sqrt{d_k}$ 로 나누는 이유: 내적의 분산이 $d_k$ 에 비례해 커지면 softmax가 한 칸에 몰려(포화) 그래디언트가 사라집니다.
+# **패딩 마스크**는 `<pad>` 키를, **인과 마스크**는 아직 만들지 않은 미래 토큰을 가립니다 (가린 칸은 softmax 뒤 정확히 0).
+
+# %%
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p: float = 0.0):
-    """softmax(Q Kᵀ / √d_k) V.  √d_k로 나누는 이유: 내적의 분산이 d_k에 비례해 커지면
-    softmax가 한 칸에 몰려(포화) 그래디언트가 사라지기 때문입니다.
-
-    mask: True = 볼 수 있음 (F.scaled_dot_product_attention의 불리언 마스크와 같은 약속).
-    돌려주는 값: (출력, 어텐션 가중치)
-    """
+    """softmax(Q Kᵀ / √d_k) V. mask: True = 볼 수 있음 (F.scaled_dot_product_attention 과 같은 약속).
+    돌려주는 값: (출력, 어텐션 가중치)"""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # 가린 칸은 softmax 뒤 정확히 0
@@ -281,19 +284,31 @@ def causal_mask(size: int, device=None) -> torch.Tensor:
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()
 
 
-class MultiHeadAttention(nn.Module):
-    """d_model을 n_heads개의 작은 공간(d_k = d_model / n_heads)으로 나눠 어텐션을 따로 계산하고 이어 붙입니다.
-    헤드마다 다른 관계(어순, 관사-명사, 정렬)를 볼 수 있습니다.
+# %%
+if __name__ == "__main__":
+    section("4. 스케일드 닷-프로덕트 어텐션과 마스크")
+    g = torch.Generator().manual_seed(0)  # 예시용 난수 (본 모델의 초기값에 영향을 주지 않게 따로)
+    x = torch.randn(1, 4, 8, generator=g)
+    tokens = torch.tensor([[7, 8, 9, PAD]])
+    _, w = scaled_dot_product_attention(x, x, x, causal_mask(4) & padding_mask(tokens)[0, 0])
+    print("  인과 마스크 + 패딩 마스크(마지막 토큰이 <pad>)를 건 어텐션 가중치 (행 = 질의, 열 = 키):")
+    print("\n".join("    " + "  ".join(f"{v:.2f}" for v in row) for row in w[0].tolist()))
+    print("  → 대각선 위(미래)와 마지막 열(<pad>)은 정확히 0, 각 행의 합은 1")
 
-    fused=True면 핵심 계산에 PyTorch의 F.scaled_dot_product_attention을 씁니다. 테스트로 위의 손 구현과
-    값·그래디언트가 1e-5 안에서 같음을 확인했고, CPU에서 메모리를 덜 쓰고 조금 더 빠르기 때문입니다.
-    가중치를 그림으로 그릴 때(need_weights=True)는 손 구현으로 계산합니다.
-    """
+# %% [markdown]
+# ## 5. 멀티 헤드 어텐션
+# `d_model` 을 헤드 수만큼의 작은 공간($d_k = d_{model}/h$)으로 나눠 어텐션을 따로 계산하고 이어 붙입니다.
+# 헤드마다 다른 관계(어순, 관사-명사, 원문-번역 정렬)를 볼 수 있습니다.
+# 모델 안에서는 같은 계산을 하는 PyTorch의 `F.scaled_dot_product_attention` 을 씁니다 (메모리를 덜 쓰고 조금 빠름).
+# 가중치를 그림으로 그릴 때만 위의 손 구현으로 계산합니다. 둘이 같은 값을 내는지 확인해 봅니다.
+
+# %%
+class MultiHeadAttention(nn.Module):
+    """fused=True면 핵심 계산에 F.scaled_dot_product_attention 을 씁니다 (테스트로 손 구현과 값·그래디언트가
+    1e-5 안에서 같음을 확인). need_weights=True면 손 구현으로 계산해 가중치를 last_weights 에 남깁니다."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, fused: bool = True):
         super().__init__()
-        if d_model % n_heads:
-            raise CourseError(f"d_model({d_model})은 헤드 수({n_heads})로 나누어떨어져야 합니다.")
         self.n_heads, self.d_k, self.dropout, self.fused = n_heads, d_model // n_heads, dropout, fused
         self.q_proj = nn.Linear(d_model, d_model)
         self.k_proj = nn.Linear(d_model, d_model)
@@ -318,16 +333,27 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(b, t, self.n_heads * self.d_k))
 
 
-# ---------------------------------------------------------------------------
-# 4. 위치 인코딩: 어텐션은 순서를 모르므로 위치 정보를 더해 줍니다
-# ---------------------------------------------------------------------------
-def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).
+# %%
+if __name__ == "__main__":
+    section("5. 멀티 헤드 어텐션")
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 5, 16, generator=g)
+    fused = mha(x, x, x, causal_mask(5))
+    by_hand = mha(x, x, x, causal_mask(5), need_weights=True)
+    print(f"  입력 {tuple(x.shape)} → 출력 {tuple(fused.shape)}, 헤드별 가중치 {tuple(mha.last_weights.shape)}\n"
+          f"  PyTorch 구현과 손 구현의 최대 차이: {(fused - by_hand).abs().max():.1e}")
 
-    주파수 ω_i마다 (sin, cos) 한 쌍이므로, 위치를 k만큼 옮기는 것은 각 쌍을 각도 ω_i·k만큼 돌리는
-    회전 행렬(위치 pos와 무관)을 곱하는 것과 같습니다: PE[pos+k] = R(k) · PE[pos].
-    그래서 상대 위치는 선형 변환으로 읽어 낼 수 있고, 내적 PE[a]·PE[b]는 거리 |a-b|에만 달려 있습니다.
-    """
+# %% [markdown]
+# ## 6. 위치 인코딩: 어텐션은 순서를 모른다
+# 어텐션은 키들의 순서를 바꿔도 같은 값을 내므로, 위치 정보를 임베딩에 더해 줍니다:
+# $PE_{pos,2i} = \sin(pos/10000^{2i/d})$, $PE_{pos,2i+1} = \cos(pos/10000^{2i/d})$.
+# 주파수 $\omega_i$ 마다 (sin, cos) 한 쌍이므로, 위치를 $k$ 칸 옮기는 것은 각 쌍을 각도 $\omega_i k$ 만큼 돌리는
+# 회전 행렬 $R(k)$ (위치와 무관)를 곱하는 것과 같습니다: $PE_{pos+k} = PE_{pos}\,R(k)$.
+# 그래서 상대 위치를 선형 변환 하나로 읽어 낼 수 있고, 내적 $PE_a\cdot PE_b$ 는 거리 $|a-b|$ 에만 달려 있습니다.
+# (`--learned-pos` 는 위치마다 학습되는 벡터를 씁니다.)
+
+# %%
+def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     pos = torch.arange(max_len, dtype=torch.float32)[:, None]
     freq = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
     pe = torch.zeros(max_len, d_model)
@@ -365,15 +391,41 @@ class PositionalEncoding(nn.Module):
         else:
             self.register_buffer("table", sinusoidal_encoding(max_len, d_model), persistent=False)
 
-    def forward(self, x):  # x: (B, T, d)
-        if x.size(1) > self.table.size(0):
-            raise CourseError(f"문장이 너무 깁니다 ({x.size(1)} 토큰, 최대 {self.table.size(0)}).")
+    def forward(self, x):  # x: (B, T, d). 입력은 경계(encode_pairs, 디코딩 길이 상한)에서 max_len 안으로 자릅니다
         return x + self.table[:x.size(1)]
 
 
-# ---------------------------------------------------------------------------
-# 5. 인코더-디코더 Transformer 조립 (프리-노름)
-# ---------------------------------------------------------------------------
+def plot_positional_encoding(path, d_model: int):
+    pe = sinusoidal_encoding(100, d_model)
+    fig, axes = new_figure(ncols=2, size=(6, 4))
+    im = axes[0, 0].imshow(pe.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[0, 0].set(title="사인/코사인 위치 인코딩", xlabel="차원", ylabel="위치")
+    fig.colorbar(im, ax=axes[0, 0])
+    for ref in (10, 50):
+        axes[0, 1].plot((pe @ pe[ref]).numpy(), label=f"기준 위치 {ref}")
+    axes[0, 1].set(title="위치 사이의 내적: 거리에만 달려 있음", xlabel="위치", ylabel="내적 PE[기준]·PE[위치]")
+    axes[0, 1].legend()
+    axes[0, 1].grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+# %%
+if __name__ == "__main__":
+    section("6. 위치 인코딩")
+    d_model = SMALL_MODEL["d_model"] if small else args.d_model
+    print(f"  그림: {plot_positional_encoding(run.path('positional_encoding.png'), d_model)}")
+    explain_positional_encoding(d_model)
+
+# %% [markdown]
+# ## 7. 인코더-디코더 Transformer 조립
+# - **인코더 층**: 셀프 어텐션(패딩 마스크) → 피드포워드. 원문 토큰마다 문맥을 담은 벡터(memory)를 만듭니다.
+# - **디코더 층**: 셀프 어텐션(인과 마스크) → 교차 어텐션(질의 = 디코더, 키·값 = 인코더 출력) → 피드포워드.
+# - 각 부분층은 잔차 연결 + 층 정규화. **프리-노름**(기본) $x + f(\mathrm{LN}(x))$ 은 잔차 경로가 정규화를 거치지 않아
+#   그래디언트가 곧게 흐르므로 워밍업이 짧아도 안정적입니다. 원 논문의 **포스트-노름** $\mathrm{LN}(x + f(x))$ 은 `--post-norm`.
+# - 원문·번역문이 어휘 사전 하나를 공유하므로 임베딩 하나를 인코더 입력·디코더 입력·출력층이 함께 씁니다
+#   (가중치 공유, weight tying): 파라미터가 줄고 일반화가 좋아집니다.
+
+# %%
 @dataclass
 class ModelConfig:
     vocab_size: int
@@ -393,12 +445,7 @@ class FeedForward(nn.Sequential):
 
 
 class Sublayer(nn.Module):
-    """잔차 연결 + 층 정규화(LayerNorm) 하나.
-
-    프리-노름(기본): x + f(LN(x)) — 잔차 경로가 정규화를 거치지 않아 그래디언트가 곧게 흐르므로,
-      워밍업이 짧거나 학습률이 커도 안정적입니다 (마지막에 LN 한 번 더).
-    포스트-노름(--post-norm, 원 논문): LN(x + f(x)) — 잘 맞추면 조금 더 좋기도 하지만 워밍업에 민감합니다.
-    """
+    """잔차 연결 + 층 정규화(LayerNorm) 하나: 프리-노름 x + f(LN(x)) 또는 포스트-노름 LN(x + f(x))."""
 
     def __init__(self, d_model: int, dropout: float, post_norm: bool):
         super().__init__()
@@ -423,8 +470,6 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """셀프 어텐션(인과 마스크) → 교차 어텐션(질의 = 디코더, 키·값 = 인코더 출력) → 피드포워드."""
-
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.self_attn = MultiHeadAttention(c.d_model, c.n_heads)
@@ -439,8 +484,7 @@ class DecoderLayer(nn.Module):
 
 
 class Seq2SeqTransformer(nn.Module):
-    """인코더 N층 + 디코더 N층. 원문·번역문이 어휘 사전 하나를 공유하므로 임베딩 하나를
-    인코더 입력·디코더 입력·출력층(가중치 공유, weight tying)이 함께 씁니다 — 파라미터가 줄고 일반화가 좋아집니다."""
+    """인코더 N층 + 디코더 N층, 임베딩 하나를 입력 두 곳과 출력층이 공유."""
 
     def __init__(self, c: ModelConfig):
         super().__init__()
@@ -482,9 +526,31 @@ class Seq2SeqTransformer(nn.Module):
         return self.logits(self.decode(tgt_in, memory, src_mask))
 
 
+def model_config(args, vocab_size: int, small: bool) -> ModelConfig:
+    sizes = SMALL_MODEL if small else {"d_model": args.d_model, "n_heads": args.heads, "n_layers": args.layers,
+                                       "d_ff": args.d_ff}
+    return ModelConfig(vocab_size=vocab_size, **sizes, dropout=args.dropout, max_len=MAX_LEN + 2,
+                       learned_pos=args.learned_pos, post_norm=args.post_norm)
+
+
+# %%
+if __name__ == "__main__":
+    section("7. 인코더-디코더 Transformer 조립")
+    config = model_config(args, tokenizer.get_vocab_size(), small)
+    torch.manual_seed(args.seed)  # 실행마다 같은 초기 가중치
+    model = Seq2SeqTransformer(config).to(run.device)
+    print(f"  {'포스트' if config.post_norm else '프리'}-노름: d_model {config.d_model}, 헤드 {config.n_heads}, "
+          f"층 {config.n_layers}+{config.n_layers}, 파라미터 {count_parameters(model):,}개 (임베딩·출력층 공유)")
+
+# %% [markdown]
+# ## 8. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소
+# **레이블 스무딩**: 정답에 확률 1 대신 $1-\varepsilon$, 나머지 어휘에 $\varepsilon$ 을 나눠 줘 모델이 지나치게 확신하지 않게 합니다
+# (`<pad>` 위치는 손실에서 뺍니다). **워밍업**: 처음 몇 % 단계 동안 학습률을 0에서 선형으로 올려, 초기의 큰 그래디언트에
+# Adam 통계가 적응할 시간을 줍니다. 그 뒤 코사인으로 최대값의 2%까지 내립니다.
+# 옵티마이저는 AdamW ($\beta_2=0.98$, $\varepsilon=10^{-9}$), 가중치 감쇠는 가중치 행렬에만 줍니다.
+
+# %%
 def translation_loss(label_smoothing: float):
-    """레이블 스무딩: 정답에 1 대신 1-ε, 나머지 어휘에 ε를 나눠 줘 모델이 지나치게 확신하지 않게 합니다.
-    패딩 위치는 손실에서 뺍니다."""
     def loss_fn(logits, targets):
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
                                ignore_index=PAD, label_smoothing=label_smoothing)
@@ -492,8 +558,6 @@ def translation_loss(label_smoothing: float):
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, final_fraction: float = 0.02):
-    """처음 warmup_steps 동안 0에서 최대 학습률까지 선형으로 올리고(초기의 큰 그래디언트에 Adam 통계가
-    적응할 시간을 줌), 그 뒤 코사인으로 최대값의 final_fraction까지 내립니다."""
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
@@ -502,63 +566,101 @@ def warmup_cosine(total_steps: int, warmup_steps: int, final_fraction: float = 0
     return factor
 
 
-# ---------------------------------------------------------------------------
-# 6. 디코딩: 탐욕 디코딩과 배치 빔 탐색
-# ---------------------------------------------------------------------------
-def _next_log_probs(model, ys, memory, src_mask):
-    """지금까지의 번역(ys)으로 다음 토큰의 로그 확률. 문장이 짧아 캐시 없이 매번 전체를 다시 계산합니다."""
-    return torch.log_softmax(model.logits(model.decode(ys, memory, src_mask)[:, -1]).float(), dim=-1)
+def make_optimizer(model, args, steps_per_epoch: int):
+    """AdamW + 갱신 단계마다 바뀌는 학습률. 편향·LayerNorm 같은 1차원 파라미터는 가중치 감쇠에서 뺍니다."""
+    params = list(model.parameters())
+    optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": args.weight_decay},
+                                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                                  lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
+    total = args.epochs * steps_per_epoch
+    schedule = warmup_cosine(total, max(1, int(args.warmup * total)))
+    lr_curve = [args.lr * schedule(s) for s in range(total)]
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), lr_curve
 
 
-def _max_steps(model, src) -> int:
+def plot_lr_schedule(lr: list[float], path):
+    fig, axes = new_figure(size=(6, 3.5))
+    axes[0, 0].plot(np.arange(1, len(lr) + 1), lr)
+    axes[0, 0].set(title="학습률: 워밍업 후 코사인 감소", xlabel="갱신 단계", ylabel="학습률")
+    axes[0, 0].grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+# %%
+if __name__ == "__main__":
+    section("8. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소")
+    if small:
+        args.lr *= 3  # 작은 모델은 학습률을 3배로
+    if args.quick:
+        args.epochs = 12 if fallback else 1
+    loss_fn = translation_loss(args.label_smoothing)
+    optimizer, scheduler, lr_curve = make_optimizer(model, args, len(train_batches))
+    print(f"  레이블 스무딩 ε = {args.label_smoothing}: 찍기(균등 분포)의 손실 ln V = "
+          f"{math.log(tokenizer.get_vocab_size()):.2f} 에서 시작합니다.\n"
+          f"  학습률: {len(lr_curve)}단계 중 처음 {max(1, int(args.warmup * len(lr_curve)))}단계 워밍업 → 최대 {args.lr:g}"
+          f" → 코사인 감소")
+    plot_lr_schedule(lr_curve, run.path("lr_schedule.png"))
+
+# %% [markdown]
+# ## 9. 디코딩: 탐욕 디코딩과 빔 탐색
+# 번역은 `<bos>` 에서 시작해 한 토큰씩 만듭니다. **탐욕 디코딩**은 매 단계 가장 확률이 높은 토큰 하나만 고릅니다.
+# **빔 탐색**은 지금까지의 로그 확률 합이 높은 후보 $k$ 개를 유지하며 넓히므로, 첫 토큰은 덜 그럴듯해도
+# 문장 전체로는 더 그럴듯한 번역을 찾을 수 있습니다. 끝난 후보(`<eos>`)는 점수를 그대로 두고, 마지막에
+# 길이 벌점 $((5+\text{길이})/6)^{\alpha}$ 로 나눈 점수로 고릅니다 (짧은 번역만 고르는 편향을 줄임).
+# 아래 함수들은 "지금까지의 번역 → 다음 토큰의 로그 확률" 함수(`step`)만 알면 되므로, 손으로 정한 확률표로도 돌려 볼 수 있습니다.
+
+# %%
+def decoder_step(model, src, copies: int = 1):
+    """원문을 한 번 인코딩해 두고(빔이면 후보 수만큼 복사), 지금까지의 번역 ys → 다음 토큰의 로그 확률을 주는 함수.
+    문장이 짧아 캐시 없이 매번 전체를 다시 계산합니다."""
+    memory, src_mask = model.encode(src)
+    memory, src_mask = memory.repeat_interleave(copies, 0), src_mask.repeat_interleave(copies, 0)
+    return lambda ys: torch.log_softmax(model.logits(model.decode(ys, memory, src_mask)[:, -1]).float(), dim=-1)
+
+
+def max_steps(model, src) -> int:
     """번역 길이 상한: 원문의 1.5배 + 10, 단 위치 인코딩 표(max_len)를 넘지 않게 (긴 입력에서도 오류 없이 끝남)."""
     return min(int((src != PAD).sum(1).max()) * 3 // 2 + 10, model.config.max_len)
-
-
-@torch.no_grad()
-def greedy_decode(model, src) -> list[list[int]]:
-    """매 단계 가장 확률이 높은 토큰 하나만 고릅니다. 문장 묶음을 한꺼번에 처리합니다."""
-    model.eval()
-    memory, src_mask = model.encode(src)
-    ys = torch.full((src.size(0), 1), BOS, dtype=torch.long, device=src.device)
-    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-    for _ in range(_max_steps(model, src)):
-        nxt = _next_log_probs(model, ys, memory, src_mask).argmax(-1)
-        nxt = nxt.masked_fill(done, PAD)
-        ys = torch.cat([ys, nxt[:, None]], dim=1)
-        done |= nxt == EOS
-        if done.all():
-            break
-    return [_strip(row) for row in ys[:, 1:].tolist()]
 
 
 def _strip(ids: list[int]) -> list[int]:
     return ids[:ids.index(EOS)] if EOS in ids else [i for i in ids if i != PAD]
 
 
-@torch.no_grad()
-def beam_search(model, src, beam: int = 5, alpha: float = 0.6) -> list[list[int]]:
-    """문장마다 점수(로그 확률 합)가 높은 후보 beam개를 유지하며 넓힙니다. 배치 B개 × 빔 K개를 한 번에 계산합니다.
+def greedy_search(step, n: int, limit: int, device="cpu") -> tuple[list[list[int]], list[float]]:
+    """문장 n개를 한꺼번에 탐욕 디코딩합니다. 돌려주는 값: (토큰들, 고른 토큰들의 로그 확률 합)."""
+    ys = torch.full((n, 1), BOS, dtype=torch.long, device=device)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    score = torch.zeros(n, device=device)
+    for _ in range(limit):
+        logp = step(ys)
+        nxt = logp.argmax(-1)
+        score += logp.gather(1, nxt[:, None])[:, 0].masked_fill(done, 0.0)
+        nxt = nxt.masked_fill(done, PAD)
+        ys = torch.cat([ys, nxt[:, None]], dim=1)
+        done |= nxt == EOS
+        if done.all():
+            break
+    return [_strip(row) for row in ys[:, 1:].tolist()], score.tolist()
 
-    끝난 후보(<eos>)는 점수를 그대로 둔 채 <pad>로만 늘어나고, 마지막에 길이 벌점
-    ((5 + 길이) / 6)^alpha 로 나눈 점수로 고릅니다 (짧은 번역만 고르는 편향을 줄임). beam=1이면 탐욕 디코딩과 같습니다.
-    """
-    model.eval()
-    b, k = src.size(0), beam
-    memory, src_mask = model.encode(src)
-    memory, src_mask = memory.repeat_interleave(k, 0), src_mask.repeat_interleave(k, 0)
-    ys = torch.full((b * k, 1), BOS, dtype=torch.long, device=src.device)
-    scores = torch.full((b, k), float("-inf"), device=src.device)
+
+def beam_search(step, n: int, limit: int, device="cpu", beam: int = 5,
+                alpha: float = 0.6) -> tuple[list[list[int]], list[float]]:
+    """문장 n개 × 후보 beam개를 한 번에 넓힙니다. 돌려주는 값: (고른 후보의 토큰들, 그 로그 확률 합).
+    beam=1이면 탐욕 디코딩과 같습니다."""
+    k = beam
+    ys = torch.full((n * k, 1), BOS, dtype=torch.long, device=device)
+    scores = torch.full((n, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # 처음에는 후보가 하나뿐 (같은 후보가 K번 뽑히지 않게)
-    done = torch.zeros(b * k, dtype=torch.bool, device=src.device)
-    lengths = torch.zeros(b * k, device=src.device)
-    for _ in range(_max_steps(model, src)):
-        logp = _next_log_probs(model, ys, memory, src_mask)
+    done = torch.zeros(n * k, dtype=torch.bool, device=device)
+    lengths = torch.zeros(n * k, device=device)
+    for _ in range(limit):
+        logp = step(ys)
         logp[done] = float("-inf")
-        logp[done, PAD] = 0.0
+        logp[done, PAD] = 0.0  # 끝난 후보는 점수를 그대로 둔 채 <pad>로만 늘어납니다
         vocab = logp.size(-1)
-        top_scores, top_idx = (scores.reshape(-1, 1) + logp).view(b, k * vocab).topk(k, dim=1)
-        parent = (torch.arange(b, device=src.device)[:, None] * k + top_idx // vocab).reshape(-1)
+        top_scores, top_idx = (scores.reshape(-1, 1) + logp).view(n, k * vocab).topk(k, dim=1)
+        parent = (torch.arange(n, device=device)[:, None] * k + top_idx // vocab).reshape(-1)
         token = (top_idx % vocab).reshape(-1)
         lengths = lengths[parent] + (~done[parent]).float()
         done = done[parent] | (token == EOS)
@@ -567,8 +669,17 @@ def beam_search(model, src, beam: int = 5, alpha: float = 0.6) -> list[list[int]
         if done.all():
             break
     penalty = ((5.0 + lengths) / 6.0) ** alpha
-    best = (scores.reshape(-1) / penalty).view(b, k).argmax(1) + torch.arange(b, device=src.device) * k
-    return [_strip(row) for row in ys[best, 1:].tolist()]
+    best = (scores.reshape(-1) / penalty).view(n, k).argmax(1) + torch.arange(n, device=device) * k
+    return [_strip(row) for row in ys[best, 1:].tolist()], scores.reshape(-1)[best].tolist()
+
+
+@torch.no_grad()
+def decode_batch(model, src, beam: int = 1) -> list[list[int]]:
+    model.eval()
+    step, limit = decoder_step(model, src, copies=beam), max_steps(model, src)
+    if beam == 1:
+        return greedy_search(step, src.size(0), limit, src.device)[0]
+    return beam_search(step, src.size(0), limit, src.device, beam)[0]
 
 
 @torch.no_grad()
@@ -581,140 +692,165 @@ def translate_sentences(model, tokenizer, sentences: list[str], device, beam: in
     out = [""] * len(ids)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        src = pad_batch([ids[i] for i in chunk]).to(device)
-        hyps = greedy_decode(model, src) if beam == 1 else beam_search(model, src, beam)
-        for i, h in zip(chunk, hyps):
+        for i, h in zip(chunk, decode_batch(model, pad_batch([ids[i] for i in chunk]).to(device), beam)):
             out[i] = decode(tokenizer, h)
     return out
 
 
+def toy_step(ys):
+    """손으로 정한 다음 토큰 확률 (어휘: <pad> <bos> <eos> <unk> A B). 첫 토큰은 A 0.6 / B 0.4,
+    A 다음에는 <eos> 0.4 (A·B 0.3씩), B 다음에는 <eos> 0.9 (A·B 0.05씩)."""
+    table = {BOS: [0, 0, 0, 0, 0.6, 0.4], 4: [0, 0, 0.4, 0, 0.3, 0.3], 5: [0, 0, 0.9, 0, 0.05, 0.05]}
+    return torch.tensor([table.get(t, [1.0, 0, 0, 0, 0, 0]) for t in ys[:, -1].tolist()]).log()
+
+
+# %%
+if __name__ == "__main__":
+    section("9. 디코딩: 탐욕 디코딩과 빔 탐색")
+    names = ["<pad>", "<bos>", "<eos>", "<unk>", "A", "B"]
+    for title, (ids, scores) in [("탐욕 디코딩", greedy_search(toy_step, 1, 5)),
+                                 ("빔 탐색 (빔 2)", beam_search(toy_step, 1, 5, beam=2))]:
+        print(f"  {title:<12} {' '.join(names[i] for i in ids[0])} <eos>   문장 확률 {math.exp(scores[0]):.2f}")
+    print("  → 탐욕은 첫 토큰에서 더 그럴듯한 A(0.6)를 골라 0.6×0.4 = 0.24, 빔은 B(0.4)도 남겨 0.4×0.9 = 0.36을 찾습니다.")
+
+# %% [markdown]
+# ## 10. BLEU: 번역 품질을 숫자로
+# BLEU는 모델 번역과 참조 번역이 함께 가진 1~4-gram의 정밀도를 기하 평균하고, 너무 짧은 번역에 벌점(BP)을 줍니다:
+# $\mathrm{BLEU} = \mathrm{BP}\cdot\exp\big(\tfrac14\sum_{n=1}^{4}\log p_n\big)$.
+# 토큰화 방식에 따라 점수가 달라지므로 표준 구현 sacreBLEU에 디토큰화된 출력을 그대로 넘기고 서명(signature)을 함께 기록합니다.
+
+# %%
 def corpus_bleu(hypotheses: list[str], references: list[str]):
     """sacreBLEU: 디토큰화된, 대소문자를 구분하는 출력 그대로 (표준 13a 토큰화). 점수와 서명을 돌려줍니다."""
-    from sacrebleu.metrics import BLEU
-
     metric = BLEU()
     score = metric.corpus_score(hypotheses, [references])
     return score, str(metric.get_signature())
 
 
-# ---------------------------------------------------------------------------
-# 7. 학습: 에폭마다 검증 손실 + 검증 BLEU, 체크포인트, 마지막 에폭들의 가중치 평균
-# ---------------------------------------------------------------------------
-def average_state_dicts(states: list[dict]) -> dict:
-    """마지막 몇 에폭의 가중치를 평균합니다: 학습률이 작아진 끝부분의 흔들림이 상쇄되어 보통 BLEU가 오릅니다."""
-    return {key: torch.stack([s[key].float() for s in states]).mean(0).to(states[0][key].dtype)
-            for key in states[0]}
+# %%
+if __name__ == "__main__":
+    section("10. BLEU")
+    for hyp in ["The cat sat on the mat.", "The cat is on the mat.", "the cat sat on the mat"]:
+        score = corpus_bleu([hyp], ["The cat sat on the mat."])[0]
+        print(f"  참조 'The cat sat on the mat.' ← 번역 {hyp!r:<28} BLEU {score.score:6.2f}")
+
+# %% [markdown]
+# ## 11. 학습: 에폭마다 검증 손실과 검증 BLEU, 마지막 에폭들의 가중치 평균
+# 학습 루프는 과정 공용 `fit` 입니다 (그래디언트 클리핑 1.0, 갱신마다 학습률 스케줄, 에폭마다 체크포인트와 `--resume`).
+# 에폭이 끝날 때마다 검증 문장을 탐욕 디코딩해 BLEU를 재고, 가중치를 저장해 둡니다.
+# 학습이 끝나면 **마지막 몇 에폭의 가중치를 평균**합니다: 학습률이 작아진 끝부분의 흔들림이 상쇄되어 보통 BLEU가 오릅니다.
+
+# %%
+class WeightAverage:
+    """마지막 k 에폭의 가중치를 모아 평균합니다 (체크포인트 평균). 체크포인트에 함께 저장되어 --resume 해도 이어집니다."""
+
+    def __init__(self, k: int):
+        self.k, self.snapshots = k, []
+
+    def add(self, model) -> None:
+        self.snapshots = (self.snapshots + [{k: v.detach().clone() for k, v in model.state_dict().items()}])[-self.k:]
+
+    def average(self) -> dict:
+        return {key: torch.stack([s[key].float() for s in self.snapshots]).mean(0).to(self.snapshots[0][key].dtype)
+                for key in self.snapshots[0]}
+
+    def state_dict(self) -> dict:
+        return {"snapshots": self.snapshots}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.snapshots = state["snapshots"]
 
 
-def train_model(model, tokenizer, data, run, args, config: dict) -> tuple[dict, dict]:
-    """공용 train_one_epoch(배치 = (입력, 정답))로 한 에폭씩 학습하고, 번역 특유의 검증 BLEU와
-    가중치 스냅숏을 위해 에폭 반복만 여기서 씁니다."""
-    device = run.device
-    train_batches, val_batches, val_pairs = data
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.dim() < 2 else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
-    total = args.epochs * len(train_batches)
-    schedule = warmup_cosine(total, max(1, int(args.warmup * total)))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    loss_fn = translation_loss(args.label_smoothing)
-    history = {"train_loss": [], "val_loss": [], "val_bleu": [], "epoch_seconds": [], "elapsed": []}
-    snapshots, start = [], 0
-    if args.resume and run.checkpoint_path.exists():
-        state = load_checkpoint(run.checkpoint_path, map_location=device)
-        if state.get("config") != config or state.get("tokenizer") != tokenizer.to_str():
-            raise CourseError("저장된 체크포인트와 모델 설정(또는 어휘 사전)이 다릅니다. 같은 옵션으로 --resume 하세요.")
-        model.load_state_dict(state["last_model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, snapshots, start = state["history"], state["snapshots"], state["epoch"]
-        run.previous_seconds, run.started = state["elapsed"], time.perf_counter()
-        print(f"[이어서 학습] {start} 에폭 다음부터 계속합니다.")
-    val_src, val_ref = [d for d, _ in val_pairs], [e for _, e in val_pairs]
-    for epoch in range(start, args.epochs):
-        t0 = time.perf_counter()
-        tr = train_one_epoch(model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
-                             clip_grad_norm=1.0, desc=f"에폭 {epoch + 1}/{args.epochs}")
-        va = evaluate(model, val_batches, loss_fn, device)
-        bleu, _ = corpus_bleu(translate_sentences(model, tokenizer, val_src, device), val_ref)
-        for key, value in [("train_loss", tr["loss"]), ("val_loss", va["loss"]), ("val_bleu", bleu.score),
-                           ("epoch_seconds", time.perf_counter() - t0), ("elapsed", run.elapsed())]:
-            history[key].append(value)
-        print(f"  에폭 {epoch + 1:>2}/{args.epochs}  학습 손실 {tr['loss']:.3f}  검증 손실 {va['loss']:.3f}  "
-              f"검증 BLEU(탐욕) {bleu.score:5.2f}  ({history['epoch_seconds'][-1]:.0f}초, 누적 {run.elapsed() / 60:.1f}분)")
-        snapshots = (snapshots + [{k: v.detach().clone() for k, v in model.state_dict().items()}])[-args.average:]
-        save_checkpoint({"model": average_state_dicts(snapshots), "last_model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "snapshots": snapshots, "epoch": epoch + 1, "history": history,
-                         "elapsed": run.elapsed(), "config": config, "tokenizer": tokenizer.to_str()},
-                        run.checkpoint_path)
-    history["lr"] = [args.lr * schedule(s) for s in range(total)]
-    return history, average_state_dicts(snapshots) if snapshots else model.state_dict()
+def validation_bleu(model, tokenizer, pairs, device, averager: WeightAverage):
+    """fit 의 on_epoch_end: 검증 문장을 탐욕 디코딩한 BLEU를 기록하고, 이 에폭의 가중치를 평균용으로 남깁니다."""
+    sources, refs = [d for d, _ in pairs], [e for _, e in pairs]
+
+    def on_epoch_end(epoch, history):
+        bleu, _ = corpus_bleu(translate_sentences(model, tokenizer, sources, device), refs)
+        averager.add(model)
+        return {"val_bleu": bleu.score}
+    return on_epoch_end
 
 
-# ---------------------------------------------------------------------------
-# 8. 그림: 위치 인코딩, 학습률, 학습 곡선, 어텐션 지도
-# ---------------------------------------------------------------------------
-def plot_positional_encoding(path: Path, d_model: int) -> Path:
-    pe = sinusoidal_encoding(100, d_model)
-    fig, axes = new_figure(ncols=2, size=(6, 4))
-    im = axes[0, 0].imshow(pe.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
-    axes[0, 0].set(title="사인/코사인 위치 인코딩", xlabel="차원", ylabel="위치")
-    fig.colorbar(im, ax=axes[0, 0])
-    for ref in (10, 50):
-        axes[0, 1].plot((pe @ pe[ref]).numpy(), label=f"기준 위치 {ref}")
-    axes[0, 1].set(title="위치 사이의 내적: 거리에만 달려 있음", xlabel="위치", ylabel="내적 PE[기준]·PE[위치]")
-    axes[0, 1].legend()
-    axes[0, 1].grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
-def plot_lr_schedule(lr: list[float], path: Path) -> Path:
-    fig, axes = new_figure(size=(6, 3.5))
-    axes[0, 0].plot(np.arange(1, len(lr) + 1), lr)
-    axes[0, 0].set(title="학습률: 워밍업 후 코사인 감소", xlabel="갱신 단계", ylabel="학습률")
-    axes[0, 0].grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
-def plot_history(history: dict, path: Path) -> Path:
+def plot_history(history: dict, path):
     fig, axes = new_figure(ncols=2, size=(5.5, 4))
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     axes[0, 0].plot(epochs, history["train_loss"], "-o", ms=3, label="학습")
     axes[0, 0].plot(epochs, history["val_loss"], "--s", ms=3, label="검증")
     axes[0, 0].set(title="손실 (레이블 스무딩 포함)", xlabel="에폭", ylabel="손실")
     axes[0, 0].legend()
-    minutes = np.array(history["elapsed"]) / 60
+    minutes = np.cumsum(history["epoch_seconds"]) / 60
     axes[0, 1].plot(minutes, history["val_bleu"], "-o", ms=3, color="tab:green")
     for x, y, e in zip(minutes, history["val_bleu"], epochs):
         axes[0, 1].annotate(str(e), (x, y), fontsize=7, textcoords="offset points", xytext=(0, 4))
-    axes[0, 1].set(title="검증 BLEU (탐욕 디코딩, 점 옆 숫자 = 에폭)", xlabel="경과 시간 (분)", ylabel="BLEU")
+    axes[0, 1].set(title="검증 BLEU (탐욕 디코딩, 점 옆 숫자 = 에폭)", xlabel="학습 시간 (분, 누적)", ylabel="BLEU")
     for ax in axes[0]:
         ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
 
+# %%
+if __name__ == "__main__":
+    section("11. 학습")
+    print(f"  {args.epochs} 에폭 × {len(train_batches)} 배치 (배치당 약 {batch_tokens} 토큰)")
+    averager = WeightAverage(args.average)
+    with cpu_threads(args.threads):
+        history = fit(model, train_batches, val_batches, loss_fn, optimizer, run.device, args.epochs,
+                      scheduler=scheduler, clip_grad_norm=1.0, run=run, resume=args.resume,
+                      on_epoch_end=validation_bleu(model, tokenizer, val, run.device, averager),
+                      labels={"train_accuracy": None, "val_bleu": "검증 BLEU(탐욕)"},
+                      checkpoint_extra={"config": vars(config), "tokenizer": tokenizer.to_str()}, check_extra=True,
+                      extra_state={"averager": averager})
+    plot_history(history, run.path("learning_curves.png"))
+
+# %% [markdown]
+# ## 12. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색
+# 마지막 에폭들의 평균 가중치로 테스트 세트(test_2016_flickr)를 한 번 번역합니다.
+# 빔 탐색은 후보를 $k$ 배로 계산하므로 느리지만 보통 BLEU가 조금 오릅니다.
+
+# %%
+if __name__ == "__main__":
+    section("12. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색")
+    model.load_state_dict(averager.average())
+    n_avg = len(averager.snapshots)
+    sources, refs = [d for d, _ in test], [e for _, e in test]
+    with cpu_threads(args.threads):
+        t0 = time.perf_counter()
+        greedy_bleu, _ = corpus_bleu(translate_sentences(model, tokenizer, sources, run.device), refs)
+        t1 = time.perf_counter()
+        beam_hyps = translate_sentences(model, tokenizer, sources, run.device, beam=args.beam)
+        beam_bleu, signature = corpus_bleu(beam_hyps, refs)
+        t2 = time.perf_counter()
+    print(f"  test sacreBLEU (마지막 {n_avg}에폭 평균 가중치)\n"
+          f"  탐욕 디코딩      {greedy_bleu.score:5.2f}  ({t1 - t0:.0f}초)\n"
+          f"  빔 탐색 (빔 {args.beam})  {beam_bleu.score:5.2f}  ({t2 - t1:.0f}초)  {beam_bleu}\n  서명: {signature}")
+    examples = [{"source": d, "reference": e, "model": h} for (d, e), h in list(zip(test, beam_hyps))[:6]]
+    print("\n  번역 예시 (원문 / 참조 번역 / 모델 번역)")
+    for r in examples:
+        print(f"  원문  {r['source']}\n  참조  {r['reference']}\n  모델  {r['model']}\n")
+
+# %% [markdown]
+# ## 13. 어텐션 지도
+# 번역 한 문장의 어텐션 가중치(마지막 층, 헤드 평균)를 그립니다. 인코더 셀프 어텐션은 원문 토큰끼리의 관계를,
+# 디코더 교차 어텐션은 번역 토큰마다 원문의 어디를 보았는지(정렬)를 보여 줍니다 — 잘 학습되면 대각선에 가깝게 정렬됩니다.
+
+# %%
 @torch.no_grad()
 def attention_maps(model, tokenizer, sentence: str, device):
     """한 문장을 탐욕 번역한 뒤, 손 구현 어텐션으로 한 번 더 계산해 가중치를 꺼냅니다 (헤드 평균)."""
     model.eval()
     src_ids = encode(tokenizer, sentence)[:model.config.max_len - 2] + [EOS]
     src = torch.tensor([src_ids], device=device)
-    out_ids = greedy_decode(model, src)[0]
-    tgt_in = torch.tensor([[BOS] + out_ids], device=device)
+    out_ids = decode_batch(model, src)[0]
     memory, src_mask = model.encode(src, need_weights=True)
-    model.decode(tgt_in, memory, src_mask, need_weights=True)
+    model.decode(torch.tensor([[BOS] + out_ids], device=device), memory, src_mask, need_weights=True)
     enc = model.encoder[-1].self_attn.last_weights[0].mean(0).cpu()
     cross = model.decoder[-1].cross_attn.last_weights[0].mean(0).cpu()
     src_tokens = [tokenizer.id_to_token(i) for i in src_ids]
-    out_tokens = [tokenizer.id_to_token(i) for i in out_ids + [EOS]]
-    return enc, cross, src_tokens, out_tokens
+    return enc, cross, src_tokens, [tokenizer.id_to_token(i) for i in out_ids + [EOS]]
 
 
-def plot_attention(enc, cross, src_tokens, out_tokens, path: Path) -> Path:
+def plot_attention(enc, cross, src_tokens, out_tokens, path):
     fig, axes = new_figure(ncols=2, size=(0.38 * len(src_tokens) + 2.5, 0.38 * max(len(src_tokens), len(out_tokens)) + 2))
     panels = [(axes[0, 0], enc, src_tokens, src_tokens, "인코더 셀프 어텐션 (마지막 층)", "원문 토큰 (키)", "원문 토큰 (질의)"),
               (axes[0, 1], cross, src_tokens, out_tokens, "디코더 교차 어텐션 (마지막 층)", "원문 토큰 (키)", "번역 토큰 (질의)")]
@@ -728,18 +864,50 @@ def plot_attention(enc, cross, src_tokens, out_tokens, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------------------
-# 9. 직접 쓴 문장 번역 (--translate / --translate-file)
-# ---------------------------------------------------------------------------
-def load_translator(out_dir: Path, device):
-    state = load_checkpoint(out_dir / "checkpoint.pt", map_location=device)
+# %%
+if __name__ == "__main__":
+    section("13. 어텐션 지도")
+    enc, cross, src_tokens, out_tokens = attention_maps(model, tokenizer, test[0][0], run.device)
+    print(f"  원문 {' '.join(src_tokens)}\n  번역 {' '.join(out_tokens)}")
+    print(f"  그림: {plot_attention(enc, cross, src_tokens, out_tokens, run.path('attention.png'))}")
+
+# %% [markdown]
+# ## 14. 결과 기록
+# 점수·설정·에폭별 기록을 `metrics.json` 에 남깁니다. 체크포인트(`checkpoint.pt`)에는 마지막 가중치와
+# 평균할 가중치들, 모델 설정, 어휘 사전이 들어 있어 다음 절의 `--translate` 가 그것을 씁니다.
+
+# %%
+if __name__ == "__main__":
+    section("14. 결과 기록")
+    run.write_metrics(dataset=corpus.name, data_source=corpus.source, epochs=len(history["train_loss"]),
+                      n_train=len(train), n_test=len(test), metrics={
+                          "bleu": round(beam_bleu.score, 2), "bleu_greedy": round(greedy_bleu.score, 2),
+                          "beam": args.beam, "bleu_signature": signature, "averaged_epochs": n_avg,
+                          "val_bleu_per_epoch": [round(b, 2) for b in history["val_bleu"]],
+                          "val_loss_per_epoch": [round(v, 4) for v in history["val_loss"]],
+                          "uniform_loss": round(math.log(tokenizer.get_vocab_size()), 4),
+                          "epoch_seconds": [round(s, 1) for s in history["epoch_seconds"]],
+                          "vocab_size": tokenizer.get_vocab_size(), "parameters": count_parameters(model),
+                          "examples": examples[:3]})
+
+# %% [markdown]
+# ## 15. 내 문장 번역하기 (`--translate`)
+# 저장된 체크포인트(전체 학습의 것)의 평균 가중치로 독일어 문장을 번역합니다. 빈 문장·어휘 사전에 없는 글자는
+# 번역 전에 알려 줍니다. 스크립트에서는 이 절만 실행됩니다:
+# `python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad."` 또는 `--translate-file 문장들.de.txt`
+# (한 줄에 한 문장, 번역만 표준 출력으로 — 안내는 표준 오류로 보내므로 `> 번역.en` 으로 받을 수 있습니다).
+
+# %%
+def load_translator(path, device):
+    state = load_checkpoint(path, map_location=device)
     try:
-        tokenizer = tokenizer_from_json(state["tokenizer"])
+        tokenizer = Tokenizer.from_str(state["tokenizer"])
         model = Seq2SeqTransformer(ModelConfig(**state["config"])).to(device)
-        model.load_state_dict(state["model"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as err:
-        raise CourseError(f"체크포인트가 이 레슨의 번역 모델이 아닙니다: {out_dir / 'checkpoint.pt'} "
-                          f"({type(err).__name__})") from None
+        averager = WeightAverage(1)
+        averager.load_state_dict(state["averager"])
+        model.load_state_dict(averager.average())
+    except (KeyError, TypeError, RuntimeError, ValueError, IndexError) as err:
+        raise CourseError(f"체크포인트가 이 레슨의 번역 모델이 아닙니다: {path} ({type(err).__name__})") from None
     return model, tokenizer
 
 
@@ -747,7 +915,7 @@ def check_sentence(tokenizer, sentence: str) -> str:
     """빈 문장·어휘 사전에 없는 글자를 번역 전에 알려 줍니다. 돌려주는 값: 정규화한 문장."""
     text = normalize(sentence)
     if not text:
-        raise CourseError("번역할 문장이 비어 있습니다. 예: --translate \"Ein Mann fährt Fahrrad.\"")
+        raise CourseError(EMPTY_SENTENCE)
     enc = tokenizer.encode(text)
     unknown = sorted({text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK})
     if unknown and all(tid == UNK or token == "▁" for tid, token in zip(enc.ids, enc.tokens)):
@@ -758,191 +926,31 @@ def check_sentence(tokenizer, sentence: str) -> str:
     return text
 
 
-def read_sentence_file(path: str) -> list[str]:
-    file = Path(path)
-    if not file.is_file():
-        raise CourseError(f"번역할 파일이 없습니다: {file}")
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise CourseError(f"UTF-8 텍스트 파일이 아닙니다: {file}") from None
-    if not any(line.strip() for line in lines):
-        raise CourseError(f"파일에 번역할 문장이 없습니다 (빈 파일): {file}")
-    return lines
-
-
-def translate_mode(args) -> None:
-    """학습 없이 저장된 모델로 번역합니다. 번역만 표준 출력으로, 안내는 표준 오류로 보냅니다."""
-    set_seed(args.seed)
-    device = choose_device(args.device)
-    out_dir = Path(args.out_dir) / (f"{LESSON}-quick" if args.quick else LESSON)
-    if args.translate is not None:
-        if not normalize(args.translate):
-            raise CourseError("번역할 문장이 비어 있습니다. 예: --translate \"Ein Mann fährt Fahrrad.\"")
-        lines = [args.translate]
-    else:
-        lines = read_sentence_file(args.translate_file)
-    model, tokenizer = load_translator(out_dir, device)
+def translate(args, run) -> None:
+    """--translate / --translate-file: 번역만 표준 출력으로(빈 줄은 빈 줄로), 안내는 표준 오류로 보냅니다."""
+    if args.translate is not None and not normalize(args.translate):
+        raise CourseError(EMPTY_SENTENCE)
+    lines = [args.translate] if args.translate is not None else multi30k.read_user_sentences(args.translate_file)
+    model, tokenizer = load_translator(run.checkpoint_path, run.device)
     texts = [check_sentence(tokenizer, line) if normalize(line) else "" for line in lines]
-    kept = [t for t in texts if t]
-    outputs = iter(translate_sentences(model, tokenizer, kept, device, beam=args.beam))
-    print(f"[번역] {out_dir / 'checkpoint.pt'} | {'탐욕 디코딩' if args.beam == 1 else f'빔 탐색 (빔 {args.beam})'}",
+    outputs = iter(translate_sentences(model, tokenizer, [t for t in texts if t], run.device, beam=args.beam))
+    print(f"[번역] {run.checkpoint_path} | {'탐욕 디코딩' if args.beam == 1 else f'빔 탐색 (빔 {args.beam})'}",
           file=sys.stderr)
     for t in texts:
         print(next(outputs) if t else "")
 
 
-# ---------------------------------------------------------------------------
-# 10. 실행
-# ---------------------------------------------------------------------------
-def fraction(text: str) -> float:
-    """드롭아웃·레이블 스무딩·가중치 감쇠·워밍업 비율: 0 이상 1 미만 (범위 밖이면 학습 도중이 아니라 시작할 때 한국어로 알림)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"숫자가 필요합니다 (받은 값: {text!r})") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"0 이상 1 미만이어야 합니다 (받은 값: {text!r})")
-    return value
-
-
-def build_parser():
-    p = make_parser(f"{LESSON}.py", "Transformer 번역 (Multi30k 독일어 → 영어)", epochs=10, batch_size=2500, lr=1e-3)
-    p.add_argument("--vocab-size", type=positive_int, default=8000, help="공유 BPE 어휘 크기 (기본 8000)")
-    p.add_argument("--d-model", type=positive_int, default=256, help="모델 너비 (기본 256)")
-    p.add_argument("--heads", type=positive_int, default=4, help="어텐션 헤드 수 (기본 4)")
-    p.add_argument("--layers", type=positive_int, default=3, help="인코더·디코더 층 수 (기본 3+3)")
-    p.add_argument("--d-ff", type=positive_int, default=1024, help="피드포워드 너비 (기본 1024)")
-    p.add_argument("--dropout", type=fraction, default=0.1, help="드롭아웃 비율 (기본 0.1)")
-    p.add_argument("--label-smoothing", type=fraction, default=0.1, help="레이블 스무딩 ε (기본 0.1)")
-    p.add_argument("--weight-decay", type=fraction, default=0.01, help="가중치 감쇠 (기본 0.01)")
-    p.add_argument("--warmup", type=fraction, default=0.05, help="워밍업 비율 (전체 갱신 단계 중, 기본 0.05)")
-    p.add_argument("--average", type=positive_int, default=3, help="가중치를 평균할 마지막 에폭 수 (기본 3)")
-    p.add_argument("--learned-pos", action="store_true", help="사인 인코딩 대신 학습되는 위치 임베딩")
-    p.add_argument("--post-norm", action="store_true", help="프리-노름 대신 원 논문의 포스트-노름")
-    p.add_argument("--beam", type=positive_int, default=5, help="빔 크기 (1 = 탐욕 디코딩, 기본 5)")
-    p.add_argument("--train-limit", type=positive_int, default=None, help="학습 문장 쌍을 앞에서 N개만 (빠른 실험용)")
-    add_threads_option(p)
-    p.add_argument("--translate", metavar="문장", help="저장된 모델로 독일어 문장 하나를 번역")
-    p.add_argument("--translate-file", metavar="파일", help="한 줄에 한 문장씩 번역해 표준 출력으로")
-    return p
-
-
-def print_examples(pairs, hyps, n: int = 6) -> list[dict]:
-    rows = [{"source": d, "reference": e, "model": h} for (d, e), h in list(zip(pairs, hyps))[:n]]
-    print("\n번역 예시 (원문 / 참조 번역 / 모델 번역)")
-    for r in rows:
-        print(f"  원문  {r['source']}\n  참조  {r['reference']}\n  모델  {r['model']}\n")
-    return rows
-
-
-def parse_args(argv):
-    """옵션끼리의 조건도 학습을 시작하기 전에 확인합니다 (한참 뒤 트레이스백으로 멈추지 않게)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.d_model % args.heads:
-        parser.error(f"--d-model({args.d_model})은 --heads({args.heads})로 나누어떨어져야 합니다.")
-    if args.d_model % 2 and not args.learned_pos:
-        parser.error(f"사인 위치 인코딩은 (sin, cos) 쌍을 쓰므로 --d-model 이 짝수여야 합니다 (받은 값: {args.d_model}).")
-    return args
-
-
-@lesson_main
-def main(argv=None):
-    args = parse_args(argv)
-    if args.translate is not None or args.translate_file is not None:
-        return translate_mode(args)
-    run = start_run(LESSON, args, argv)
-    with cpu_threads(args.threads):
-        return train_and_evaluate(args, run)
-
-
-def train_and_evaluate(args, run) -> int:
-    """레슨의 본 흐름: 데이터 → 토큰화 → 위치 인코딩 → 모델 → 학습 → 테스트 BLEU → 어텐션 지도 → 기록."""
-
-    # 1) 데이터
-    corpus = load_corpus(args, args.quick)
-    print(f"\n[1] 데이터: {corpus.name} | 학습 {len(corpus.train):,} / 검증 {len(corpus.val):,} / "
-          f"테스트 {len(corpus.test):,} 문장 쌍")
-
-    # 2) 토큰화: 학습 문장만으로 (검증·테스트 문장을 보면 데이터 누수)
-    vocab_size = min(args.vocab_size, 1000) if args.quick or corpus.source == "fallback" else args.vocab_size
-    tokenizer = train_tokenizer([s for pair in corpus.train for s in pair], vocab_size)
-    print(f"\n[2] 공유 BPE 어휘 사전: {tokenizer.get_vocab_size():,}개 (특수 토큰 {' '.join(SPECIALS)})")
-    for text in [t for pair in corpus.train[:2] for t in pair]:
-        print(f"  {text}\n   → {' '.join(tokenizer.encode(text).tokens)}")
-    max_len = 128
-    train_src, train_tgt = encode_pairs(tokenizer, corpus.train, max_len)
-    val_src, val_tgt = encode_pairs(tokenizer, corpus.val, max_len)
-
-    # 3) 위치 인코딩 그림
-    small = args.quick or corpus.source == "fallback"
-    config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), d_model=64 if small else args.d_model,
-                         n_heads=4 if small else args.heads, n_layers=1 if small else args.layers,
-                         d_ff=128 if small else args.d_ff, dropout=args.dropout, max_len=max_len + 2,
-                         learned_pos=args.learned_pos, post_norm=args.post_norm)
-    plot_positional_encoding(run.path("positional_encoding.png"), config.d_model)
-    print(f"\n[3] 위치 인코딩 그림: {run.path('positional_encoding.png')}")
-    explain_positional_encoding(config.d_model)
-
-    # 4) 모델
-    model = Seq2SeqTransformer(config).to(run.device)
-    print(f"\n[4] 인코더-디코더 Transformer ({'포스트' if config.post_norm else '프리'}-노름): "
-          f"d_model {config.d_model}, 헤드 {config.n_heads}, 층 {config.n_layers}+{config.n_layers}, "
-          f"파라미터 {count_parameters(model):,}개 (임베딩·출력층 공유)")
-
-    # 5) 학습
-    # --quick·대체 데이터는 작은 모델이라 학습률을 3배로. 대체 데이터는 문장이 수백 개뿐이라
-    # 작은 배치로 짧은 에폭을 여러 번 돌아야 규칙을 배웁니다.
-    fallback = corpus.source == "fallback"
-    if small:
-        args.lr *= 3
-    if args.quick:
-        args.epochs = 12 if fallback else 1
-    batch_tokens = min(args.batch_size, 300 if fallback else 1000) if small else args.batch_size
-    train_batches = TokenBatches(train_src, train_tgt, batch_tokens, shuffle=True, seed=args.seed)
-    val_batches = TokenBatches(val_src, val_tgt, batch_tokens, shuffle=False)
-    print(f"\n[5] 학습: {args.epochs} 에폭 × {len(train_batches)} 배치 (배치당 약 {batch_tokens} 토큰)")
-    history, averaged = train_model(model, tokenizer, (train_batches, val_batches, corpus.val), run, args,
-                                    vars(config))
-    plot_history(history, run.path("learning_curves.png"))
-    plot_lr_schedule(history["lr"], run.path("lr_schedule.png"))
-
-    # 6) 테스트: 마지막 에폭들의 평균 가중치로 탐욕 / 빔 탐색
-    model.load_state_dict(averaged)
-    n_avg = min(args.average, len(history["train_loss"]))
-    src, refs = [d for d, _ in corpus.test], [e for _, e in corpus.test]
-    t0 = time.perf_counter()
-    greedy_hyps = translate_sentences(model, tokenizer, src, run.device, beam=1)
-    greedy_bleu, _ = corpus_bleu(greedy_hyps, refs)
-    t1 = time.perf_counter()
-    beam_hyps = translate_sentences(model, tokenizer, src, run.device, beam=args.beam)
-    beam_bleu, signature = corpus_bleu(beam_hyps, refs)
-    t2 = time.perf_counter()
-    print(f"\n[6] test_2016_flickr sacreBLEU (마지막 {n_avg}에폭 평균 가중치)\n"
-          f"  탐욕 디코딩      {greedy_bleu.score:5.2f}  ({t1 - t0:.0f}초)\n"
-          f"  빔 탐색 (빔 {args.beam})  {beam_bleu.score:5.2f}  ({t2 - t1:.0f}초)  {beam_bleu}\n"
-          f"  서명: {signature}")
-    examples = print_examples(corpus.test, beam_hyps)
-
-    # 7) 어텐션 지도
-    enc, cross, src_tokens, out_tokens = attention_maps(model, tokenizer, corpus.test[0][0], run.device)
-    plot_attention(enc, cross, src_tokens, out_tokens, run.path("attention.png"))
-    print(f"[7] 어텐션 지도: {run.path('attention.png')}")
-
-    # 8) 기록 (체크포인트의 "model"은 이미 평균 가중치: --translate가 그것을 씁니다)
-    run.write_metrics(dataset=corpus.name, data_source=corpus.source, epochs=len(history["train_loss"]),
-                      n_train=len(corpus.train), n_test=len(corpus.test), metrics={
-                          "bleu": round(beam_bleu.score, 2), "bleu_greedy": round(greedy_bleu.score, 2),
-                          "beam": args.beam, "bleu_signature": signature, "averaged_epochs": n_avg,
-                          "val_bleu_per_epoch": [round(b, 2) for b in history["val_bleu"]],
-                          "val_loss_per_epoch": [round(v, 4) for v in history["val_loss"]],
-                          "uniform_loss": round(math.log(tokenizer.get_vocab_size()), 4),
-                          "epoch_seconds": [round(s, 1) for s in history["epoch_seconds"]],
-                          "vocab_size": tokenizer.get_vocab_size(), "parameters": count_parameters(model),
-                          "examples": examples[:3]})
-    return 0
-
-
+# %%
 if __name__ == "__main__":
-    main()
+    section("15. 내 문장 번역하기")
+    for sentence in ["Ein Mann fährt Fahrrad.", "Zwei Kinder spielen im Park."]:
+        text = check_sentence(tokenizer, sentence)
+        print(f"  {text}  →  {translate_sentences(model, tokenizer, [text], run.device, beam=args.beam)[0]}")
+
+# %% [markdown]
+# ## 해 보세요
+# - `--beam 1` 과 `--beam 10`: 빔이 커질수록 BLEU와 시간은 어떻게 바뀌나요?
+# - `--post-norm` 이나 `--warmup 0.0001`(워밍업 거의 없음): 학습 초반의 손실 곡선이 어떻게 달라지나요?
+# - `--learned-pos`: 학습되는 위치 임베딩은 사인 인코딩보다 나은가요? 학습에 없던 긴 문장에서는요?
+# - `--label-smoothing 0`: 검증 손실은 낮아지는데 BLEU는 어떻게 되나요?
+# - 어텐션 지도(`attention.png`)에서 어순이 다른 부분(독일어 동사가 문장 끝에 오는 경우)을 찾아보세요.

@@ -1,14 +1,20 @@
-"""08 Transformer 번역: 손으로 쓴 어텐션·위치 인코딩·디코딩을 PyTorch/sacreBLEU와 비교하고, --quick 실행과 --translate를 확인."""
+"""08 Transformer 번역: 손으로 쓴 어텐션·위치 인코딩·디코딩을 PyTorch/sacreBLEU와 비교하고,
+원본(c6c022a)과 같은 학습 3걸음(지문), 대체 데이터 실행·--resume·--translate·잘못된 입력을 확인."""
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import lesson, read_metrics, run_main
+from conftest import ROOT, lesson, read_metrics, run_main
+from utils import model_utils
+from utils.datasets import multi30k
 
 L = lesson("08_transformer_nlp")
 NAME = "08_transformer_nlp"
@@ -157,38 +163,88 @@ def test_positional_encoding_values():
 
 
 def test_tokenizer_round_trip():
-    train, _, _ = L.stand_in_pairs()
+    train, _, _ = multi30k.stand_in_pairs()
     texts = [L.normalize(t) for pair in train for t in pair] + [L.normalize("  Ein  Mann, der „Äpfel“ isst!  ")]
     tok = L.train_tokenizer(texts, 300)
     assert [tok.id_to_token(i) for i in range(4)] == L.SPECIALS
     for text in texts:
         assert L.decode(tok, L.encode(tok, text)) == text
-    restored = L.tokenizer_from_json(tok.to_str())
+    restored = L.Tokenizer.from_str(tok.to_str())  # 체크포인트에 넣은 어휘 사전이 그대로 돌아옴
     assert restored.encode(texts[0]).ids == tok.encode(texts[0]).ids
 
 
 def test_tokenizer_round_trip_on_real_text(real_data_dir):
     """실제 Multi30k 문장(독일어 움라우트·ß, 따옴표, 하이픈 포함)도 정규화한 형태 그대로 돌아와야 합니다."""
-    train, _, _ = L.load_multi30k(real_data_dir, {"train": 500, "val": 1, "test_2016_flickr": 1})
-    texts = [t for pair in train for t in pair]
+    train, _, _ = multi30k.read_splits(real_data_dir, {"train": 500, "val": 1, "test_2016_flickr": 1})
+    assert len(train) == 500
+    texts = [L.normalize(t) for pair in train for t in pair]
     tok = L.train_tokenizer(texts, 1000)
     mismatches = [t for t in texts if L.decode(tok, L.encode(tok, t)) != t]
     assert not mismatches, mismatches[:3]
 
 
-def test_beam_one_equals_greedy_and_beam_is_not_worse():
+# ---------------------------------------------------------------------------
+# 디코딩: 손으로 정한 확률표에서 빔 탐색이 탐욕 디코딩을 이겨야 합니다
+# ---------------------------------------------------------------------------
+X, Y, Z = 4, 5, 6
+NEXT = {  # 마지막 토큰 → 다음 토큰 확률 (어휘: <pad> <bos> <eos> <unk> x y z)
+    L.BOS: {X: 0.5, Y: 0.45, L.EOS: 0.05},
+    X: {Z: 0.4, Y: 0.35, L.EOS: 0.25},
+    Y: {Z: 0.9, X: 0.05, L.EOS: 0.05},
+    Z: {L.EOS: 1.0},
+}
+
+
+def fake_step(ys):
+    """디코더 대신: 지금까지의 번역(ys)의 마지막 토큰만 보고 NEXT 표의 로그 확률을 돌려줍니다."""
+    rows = []
+    for last in ys[:, -1].tolist():
+        probs = torch.zeros(7)
+        for token, p in NEXT.get(last, {L.PAD: 1.0}).items():
+            probs[token] = p
+        rows.append(probs.log())
+    return torch.stack(rows)
+
+
+def test_beam_finds_the_better_sentence_that_greedy_misses():
+    """탐욕은 첫 토큰 x(0.5)를 골라 x z = 0.5×0.4×1 = 0.2, 빔 2는 y(0.45)도 남겨 y z = 0.45×0.9×1 = 0.405."""
+    greedy_ids, greedy_scores = L.greedy_search(fake_step, 1, 10)
+    beam_ids, beam_scores = L.beam_search(fake_step, 1, 10, beam=2)
+    assert greedy_ids == [[X, Z]] and beam_ids == [[Y, Z]]
+    assert greedy_scores[0] == pytest.approx(math.log(0.5 * 0.4), abs=1e-5)
+    assert beam_scores[0] == pytest.approx(math.log(0.45 * 0.9), abs=1e-5)
+    assert beam_scores[0] > greedy_scores[0]
+    # 빔 1은 탐욕과 같고, 문장 여러 개를 한꺼번에 넣어도 문장마다 같은 답
+    assert L.beam_search(fake_step, 1, 10, beam=1) == (greedy_ids, greedy_scores)
+    ids, scores = L.beam_search(fake_step, 3, 10, beam=2)
+    assert ids == [[Y, Z]] * 3 and scores == pytest.approx([math.log(0.405)] * 3, abs=1e-5)
+
+
+def test_lesson_toy_example_prints_what_it_claims():
+    assert L.greedy_search(L.toy_step, 1, 5)[0] == [[4]]
+    ids, scores = L.beam_search(L.toy_step, 1, 5, beam=2)
+    assert ids == [[5]] and math.exp(scores[0]) == pytest.approx(0.36, abs=1e-6)
+
+
+def test_beam_one_equals_greedy_on_a_model():
     model = _tiny_model()
     src = torch.tensor([[5, 6, 7, 8, L.EOS], [9, 10, L.EOS, L.PAD, L.PAD], [11, 12, 13, L.EOS, L.PAD]])
-    greedy = L.greedy_decode(model, src)
-    assert L.beam_search(model, src, beam=1) == greedy
-    assert all(len(h) > 0 for h in L.beam_search(model, src, beam=4))
+    greedy = L.decode_batch(model, src)
+    limit = L.max_steps(model, src)
+    with torch.no_grad():
+        beam_one, beam_one_scores = L.beam_search(L.decoder_step(model, src), 3, limit, beam=1)
+        _, greedy_scores = L.greedy_search(L.decoder_step(model, src), 3, limit)
+        beam_four = L.beam_search(L.decoder_step(model, src, copies=4), 3, limit, beam=4)[0]
+    assert beam_one == greedy and beam_one_scores == pytest.approx(greedy_scores, abs=1e-5)
+    assert beam_four == L.decode_batch(model, src, beam=4)
 
 
 def test_decoding_stops_within_positional_table():
     """긴 원문(1.5배 규칙이면 위치 표 64칸을 넘음)도 디코딩이 위치 표 안에서 멈춥니다."""
     model = _tiny_model()
     src = torch.tensor([[5 + i % 20 for i in range(59)] + [L.EOS]])
-    for hyps in (L.greedy_decode(model, src), L.beam_search(model, src, beam=2)):
+    for beam in (1, 2):
+        hyps = L.decode_batch(model, src, beam=beam)
         assert len(hyps) == 1 and len(hyps[0]) <= model.config.max_len
 
 
@@ -201,7 +257,10 @@ def test_bleu_through_sacrebleu_known_pair():
     assert L.corpus_bleu(["a dog runs."], ["A dog runs."])[0].score < 100.0  # 대소문자 구분
 
 
-def test_token_batches_respect_budget():
+# ---------------------------------------------------------------------------
+# 배치, 가중치 평균, 원본과 같은 학습 (지문)
+# ---------------------------------------------------------------------------
+def test_token_batches_respect_budget_and_resume_order():
     src = [[5] * n + [L.EOS] for n in range(1, 40)]
     tgt = [[L.BOS] + [6] * n + [L.EOS] for n in range(1, 40)]
     batches = L.TokenBatches(src, tgt, max_tokens=60, shuffle=True, seed=0)
@@ -209,42 +268,125 @@ def test_token_batches_respect_budget():
     for (s, t_in), t_out in batches:
         assert s.numel() <= 60 and t_in.numel() <= 60 or s.size(0) == 1
         assert t_in.shape == t_out.shape
+        assert torch.equal(t_in[:, 1:], t_out[:, :-1])  # 정답 = 디코더 입력을 한 칸 민 것
         seen += s.size(0)
     assert seen == len(src)
+    # 상태를 저장해 새 반복기에 넣으면 다음 에폭들의 배치 순서가 똑같습니다 (--resume)
+    copy = L.TokenBatches(src, tgt, max_tokens=60, shuffle=True, seed=123)
+    copy.load_state_dict(batches.state_dict())
+    for _ in range(2):
+        assert [b[0][0].tolist() for b in batches] == [b[0][0].tolist() for b in copy]
+
+
+def test_weight_average_keeps_last_k():
+    model = nn.Linear(2, 1)
+    avg = L.WeightAverage(2)
+    for value in (1.0, 2.0, 4.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        avg.add(model)
+    assert len(avg.snapshots) == 2
+    torch.testing.assert_close(avg.average()["weight"], torch.full((1, 2), 3.0))
+    restored = L.WeightAverage(2)
+    restored.load_state_dict(avg.state_dict())
+    torch.testing.assert_close(restored.average()["weight"], torch.full((1, 2), 3.0))
+
+
+def test_three_training_steps_match_the_original_fingerprint():
+    """원본 레슨(c6c022a)의 기본 실행 설정으로 3걸음 학습한 파라미터와 같아야 합니다 (tests/fixtures 참고)."""
+    fp = json.loads((ROOT / "tests" / "fixtures" / "08_transformer_nlp_fingerprint.json").read_text(encoding="utf-8"))
+    args = L.build_parser().parse_args([])
+    rng = random.Random(fp["seed"])
+    src, tgt = [], []
+    for _ in range(fp["n_pairs"]):
+        s = [rng.randrange(len(L.SPECIALS), fp["vocab_size"]) for _ in range(rng.randint(4, 30))]
+        t = [rng.randrange(len(L.SPECIALS), fp["vocab_size"]) for _ in range(rng.randint(4, 30))]
+        src.append(s + [L.EOS])
+        tgt.append([L.BOS] + t + [L.EOS])
+    config = L.model_config(args, fp["vocab_size"], small=False)
+    assert vars(config) == fp["config"]
+    torch.manual_seed(args.seed)
+    model = L.Seq2SeqTransformer(config)
+    train_batches = L.TokenBatches(src, tgt, args.batch_size, shuffle=True, seed=args.seed)
+    optimizer, scheduler, lr_curve = L.make_optimizer(model, args, len(train_batches))
+    assert len(lr_curve) == fp["total_steps"]
+    batches = list(itertools.islice(iter(train_batches), 3))
+    assert [list(b[0][0].shape) + list(b[0][1].shape) for b in batches] == fp["batch_shapes"]
+    result = model_utils.train_one_epoch(model, batches, L.translation_loss(args.label_smoothing), optimizer,
+                                         torch.device("cpu"), scheduler=scheduler, clip_grad_norm=1.0)
+    assert result["loss"] == pytest.approx(fp["train_loss"], rel=1e-5)
+    assert scheduler.get_last_lr()[0] == pytest.approx(fp["lr_after"], rel=1e-9)
+    params = dict(model.named_parameters())
+    assert set(params) == set(fp["params"])
+    for name, expected in fp["params"].items():
+        d = params[name].detach().double()
+        actual = [d.sum().item(), d.abs().sum().item(), *d.flatten()[:4].tolist()]
+        wanted = [expected["sum"], expected["abs_sum"], *expected["first4"]]
+        assert actual == pytest.approx(wanted, rel=1e-5, abs=1e-6), name
 
 
 # ---------------------------------------------------------------------------
-# --quick 실행 (실제 데이터 / 대체 데이터)과 --translate
+# 대체 데이터로 전체 흐름, --resume, --translate
 # ---------------------------------------------------------------------------
-def _check_run(out_dir, source):
-    m = read_metrics(out_dir, NAME)
-    assert m["data_source"] == source
-    assert {"bleu", "bleu_greedy"} <= set(m["metrics"])
-    assert 0 <= m["metrics"]["bleu"] <= 100 and m["wall_seconds"] > 0
-    # 찍기(균등 분포)의 손실 ln(V)보다 확실히 낮아야 학습된 것
-    assert m["metrics"]["val_loss_per_epoch"][-1] < m["metrics"]["uniform_loss"] - 1.0
-    run_dir = out_dir / f"{NAME}-quick"
-    for fig in ["positional_encoding.png", "learning_curves.png", "lr_schedule.png", "attention.png"]:
-        assert (run_dir / fig).stat().st_size > 5000
-    return m
+FALLBACK_EPOCHS = "4"
 
 
-def test_quick_real_data(real_data_dir, tmp_path):
-    assert run_main(L, ["--quick", "--data-dir", str(real_data_dir), "--out-dir", str(tmp_path)]) == 0
-    m = _check_run(tmp_path, "local")
-    assert m["n_train"] == 3000 and m["n_test"] == 100
+def _fallback_argv(empty, out, *extra):
+    return ["--no-download", "--data-dir", str(empty), "--out-dir", str(out), "--epochs", FALLBACK_EPOCHS,
+            "--threads", "1", *extra]
 
 
 @pytest.fixture(scope="module")
-def fallback_run(tmp_path_factory):
+def fallback_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("빈 데이터")
+
+
+@pytest.fixture(scope="module")
+def fallback_run(tmp_path_factory, fallback_root):
+    """대체 데이터로 끝까지 (작은 모델, 4에폭). --translate 가 쓰는 전체 학습 폴더에 체크포인트를 남깁니다."""
     out = tmp_path_factory.mktemp("08 대체")
-    empty = tmp_path_factory.mktemp("빈 데이터")
-    assert run_main(L, ["--quick", "--no-download", "--data-dir", str(empty), "--out-dir", str(out)]) == 0
+    assert run_main(L, _fallback_argv(fallback_root, out)) == 0
     return out
 
 
-def test_quick_fallback(fallback_run):
-    _check_run(fallback_run, "fallback")
+def test_fallback_run_learns_and_records(fallback_run):
+    m = read_metrics(fallback_run, NAME, quick=False)
+    assert m["data_source"] == "fallback" and m["epochs"] == 4 and m["n_train"] == 228 and m["n_test"] == 30
+    assert {"bleu", "bleu_greedy"} <= set(m["metrics"]) and 0 <= m["metrics"]["bleu"] <= 100
+    assert m["metrics"]["averaged_epochs"] == 3 and len(m["metrics"]["val_bleu_per_epoch"]) == 4
+    # 찍기(균등 분포)의 손실 ln(V)보다 확실히 낮아야 학습된 것
+    assert m["metrics"]["val_loss_per_epoch"][-1] < m["metrics"]["uniform_loss"] - 1.0
+    for fig in ["positional_encoding.png", "learning_curves.png", "lr_schedule.png", "attention.png"]:
+        assert (fallback_run / NAME / fig).stat().st_size > 5000
+
+
+def test_interrupted_run_resumes_to_the_same_weights(fallback_run, fallback_root, tmp_path, capsys, monkeypatch):
+    """3번째 에폭에서 멈춘 뒤 --resume 하면 끊기지 않은 실행과 같은 가중치·평균·검증 BLEU에 도달합니다."""
+    real_epoch, calls = model_utils.train_one_epoch, {"n": 0}
+
+    def stop_at_third_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(model_utils, "train_one_epoch", stop_at_third_epoch)
+    assert run_main(L, _fallback_argv(fallback_root, tmp_path)) == 130
+    monkeypatch.undo()
+    assert run_main(L, _fallback_argv(fallback_root, tmp_path, "--resume")) == 0
+    assert "2 에폭 다음부터" in capsys.readouterr().out
+    a = model_utils.load_checkpoint(fallback_run / NAME / "checkpoint.pt")
+    b = model_utils.load_checkpoint(tmp_path / NAME / "checkpoint.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert len(b["averager"]["snapshots"]) == 3
+    for sa, sb in zip(a["averager"]["snapshots"], b["averager"]["snapshots"]):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    ma, mb = read_metrics(fallback_run, NAME, quick=False), read_metrics(tmp_path, NAME, quick=False)
+    assert mb["metrics"]["val_bleu_per_epoch"] == ma["metrics"]["val_bleu_per_epoch"]
+    assert mb["metrics"]["bleu"] == ma["metrics"]["bleu"]
+    # 어휘 사전(모델 설정)이 달라지는 옵션으로는 이어서 학습하지 않습니다
+    assert run_main(L, _fallback_argv(fallback_root, tmp_path, "--resume", "--vocab-size", "100")) == 2
+    assert "체크포인트의 config 가 지금 설정과 다릅니다" in capsys.readouterr().err
 
 
 def test_require_data_fails_clearly(empty_data_dir, tmp_path, capsys):
@@ -259,26 +401,41 @@ def test_require_data_fails_clearly(empty_data_dir, tmp_path, capsys):
     (["--beam", "0"], "1 이상의 정수"),
     (["--d-model", "30", "--heads", "4"], "나누어떨어져야"),
     (["--d-model", "255", "--heads", "5"], "짝수"),
+    (["--translate", ""], "번역할 문장이 비어 있습니다"),
 ])
-def test_invalid_option_values(argv, message, capsys):
-    assert run_main(L, argv) == 2
+def test_invalid_option_values(argv, message, tmp_path, capsys):
+    assert run_main(L, [*argv, "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert not (tmp_path / NAME / "checkpoint.pt").exists()  # 학습을 시작하지 않음
 
 
 def _translate(out_dir, *extra):
-    return run_main(L, ["--quick", "--out-dir", str(out_dir), *extra])
+    return run_main(L, ["--out-dir", str(out_dir), *extra])
 
 
 def test_translate_sentence_and_file(fallback_run, tmp_path, capsys):
     assert _translate(fallback_run, "--translate", "Ein Mann läuft im Park.", "--beam", "3") == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and out[0]
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert len(out) == 1 and out[0]  # 표준 출력에는 번역만 (시작 안내는 표준 오류로)
+    assert "[08_transformer_nlp]" in captured.err and "빔 탐색 (빔 3)" in captured.err
     lines = tmp_path / "문장.txt"
     lines.write_text("Ein Hund sitzt im Schnee.\n\nZwei Männer spielen am Strand.\n", encoding="utf-8")
     assert _translate(fallback_run, "--translate-file", str(lines)) == 0
     out = capsys.readouterr().out.split("\n")
     assert len(out) == 4 and out[0] and out[1] == "" and out[2] and out[3] == ""  # 빈 줄은 빈 줄로
+
+
+def test_translate_uses_the_averaged_weights(fallback_run):
+    """--translate 의 모델 = 체크포인트에 저장한 마지막 3에폭의 평균 (마지막 가중치가 아님)."""
+    state = model_utils.load_checkpoint(fallback_run / NAME / "checkpoint.pt")
+    model, tokenizer = L.load_translator(fallback_run / NAME / "checkpoint.pt", torch.device("cpu"))
+    key = "embed.weight"
+    mean = torch.stack([s[key] for s in state["averager"]["snapshots"]]).mean(0)
+    torch.testing.assert_close(model.state_dict()[key], mean)
+    assert not torch.equal(model.state_dict()[key], state["model"][key])
+    assert tokenizer.to_str() == state["tokenizer"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -307,3 +464,8 @@ def test_translate_unknown_chars_and_missing_checkpoint(fallback_run, tmp_path, 
     assert "빈 파일" in capsys.readouterr().err
     assert _translate(tmp_path, "--translate", "Ein Mann.") == 2
     assert "체크포인트가 없습니다" in capsys.readouterr().err
+    other = tmp_path / NAME
+    other.mkdir(exist_ok=True)
+    model_utils.save_checkpoint({"model": {}}, other / "checkpoint.pt")  # 다른 레슨의 체크포인트 흉내
+    assert _translate(tmp_path, "--translate", "Ein Mann.") == 2
+    assert "이 레슨의 번역 모델이 아닙니다" in capsys.readouterr().err
