@@ -1,47 +1,60 @@
-"""02. 신경망 기초 — 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색으로 Fashion-MNIST 분류
+# %% [markdown]
+# # 02. 신경망 기초 — 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색으로 Fashion-MNIST 분류
+#
+# **학습 목표**
+# - 다층 퍼셉트론(MLP)의 층 크기와 파라미터 수를 직접 세어 본다.
+# - 활성화 함수(activation function) ReLU·Sigmoid·Tanh의 모양과 도함수를 그리고,
+#   같은 MLP를 각각으로 학습해 그래디언트 소실(vanishing gradient)을 숫자로 확인한다.
+# - 배치 정규화(batch normalization)와 규제(regularization: 드롭아웃(dropout), 가중치 감쇠(weight decay))가
+#   학습/검증 정확도 차이(과적합(overfitting)의 크기)를 어떻게 바꾸는지 측정한다.
+# - 학습 데이터에서 떼어 낸 검증 세트로 하이퍼파라미터(hyperparameter: 학습률·폭·드롭아웃)를 고르고,
+#   고른 모델 하나만 테스트 세트로 딱 한 번 평가한다.
+#
+# **데이터셋**: Fashion-MNIST (Zalando, MIT 라이선스) — 28×28 흑백 의류 이미지 10종,
+# 학습 60,000장 / 테스트 10,000장. 데이터가 없고 내려받을 수도 없으면 생성한 의류 실루엣(대체 데이터)으로
+# 흐름만 익힙니다 (결과에 `fallback` 으로 기록).
+#
+# **핵심 개념**: MLP 구조와 파라미터 수, 활성화 함수와 도함수, 그래디언트 소실, 배치 정규화, 드롭아웃,
+# 가중치 감쇠, 과적합(학습/검증 차이), 검증 세트, 하이퍼파라미터 탐색, 원사이클 학습률 스케줄
+#
+# **실행 방법**
+# ```
+# python 02_neural_networks.py                     # 전체: 비교 실험 + 탐색 + 최종 학습
+# python 02_neural_networks.py --quick             # 몇 초 만에 흐름만 확인
+# python 02_neural_networks.py --search-epochs 2   # 탐색을 더 짧게
+# python 02_neural_networks.py --predict 내옷.jpg 폴더/   # 저장된 모델로 내 이미지 분류
+# ```
+# 노트북(`notebooks/02_neural_networks.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
+#
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 약 3~4분, `--quick` 은 10초 안팎.
 
-학습 목표
-  - 다층 퍼셉트론(MLP)의 층 크기와 파라미터 수를 직접 세어 본다.
-  - 활성화 함수(activation function) ReLU·Sigmoid·Tanh의 모양과 도함수를 그리고,
-    같은 MLP를 각각으로 학습해 그래디언트 소실(vanishing gradient)을 숫자로 확인한다.
-  - 배치 정규화(batch normalization)와 규제(regularization: 드롭아웃(dropout), 가중치 감쇠(weight decay))가
-    학습/검증 정확도 차이(과적합(overfitting)의 크기)를 어떻게 바꾸는지 측정한다.
-  - 학습 데이터에서 떼어 낸 검증 세트로 하이퍼파라미터(hyperparameter: 학습률·폭·드롭아웃)를 고르고,
-    고른 모델 하나만 테스트 세트로 딱 한 번 평가한다.
-
-데이터셋
-  Fashion-MNIST (Zalando, MIT 라이선스): 28×28 흑백 의류 이미지 10종, 학습 60,000장 / 테스트 10,000장.
-  데이터가 없고 내려받을 수도 없으면 생성한 의류 실루엣(대체 데이터)으로 흐름만 익힙니다 ("fallback").
-
-핵심 개념
-  MLP 구조와 파라미터 수, 활성화 함수와 도함수, 그래디언트 소실, 배치 정규화, 드롭아웃,
-  가중치 감쇠, 과적합(학습/검증 차이), 검증 세트, 하이퍼파라미터 탐색, 원사이클 학습률 스케줄
-
-실행 방법
-  python 02_neural_networks.py                     # 전체: 비교 실험 + 탐색 + 최종 학습
-  python 02_neural_networks.py --quick             # 몇 초 만에 흐름만 확인
-  python 02_neural_networks.py --search-epochs 2   # 탐색을 더 짧게
-  python 02_neural_networks.py --predict 내옷.jpg 폴더/   # 저장된 모델로 내 이미지 분류
-
-예상 시간 (측정값은 docs/RESULTS.md): 2코어 CPU에서 약 6~8분, --quick 은 10초 안팎.
-"""
-from __future__ import annotations
-
+# %%
 import itertools
 import time
 
 import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 from torch import nn
 
-from utils.data_utils import (TensorBatches, download_mnist_raw, load_mnist_family, load_user_images,
-                              split_train_val, take_subset)
-from utils.model_utils import (count_parameters, evaluate, fit, lesson_main, load_checkpoint, make_parser,
-                               positive_int, print_predictions, start_run)
+from utils.chapter import section, start_chapter
+from utils.data_utils import TensorBatches, load_mnist_family, load_user_images, split_train_val, take_subset
+from utils.model_utils import (count_parameters, evaluate, fit, load_checkpoint, make_parser, positive_int,
+                               print_predictions)
 from utils.visualization import (confusion_matrix, new_figure, plot_confusion_matrix, plot_image_grid,
                                  plot_learning_curves, save_figure)
 
+# %% tags=["parameters"]
+QUICK = False      # True: 작은 부분집합과 1에폭으로 몇 초 만에 흐름만 확인
+DATA_DIR = None    # 데이터 루트 (None: 환경 변수 DL_DATA_DIR, 없으면 ./data)
+OUT_DIR = "runs"   # 그림·체크포인트·metrics.json 을 둘 곳
+
+# %% [markdown]
+# 실행 설정: 스크립트로 실행하면 명령행 옵션(`--quick`, `--epochs`, `--search-epochs` …)을, 노트북에서는 위
+# 매개변수 셀을 씁니다. 비교 실험은 본 학습과 탐색에 시간을 남기도록 작은 예산으로 합니다.
+
+# %%
 LESSON = "02_neural_networks"
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # 학습 세트 전체 픽셀의 평균·표준편차
 VAL_FRACTION = 0.1                          # 학습 데이터의 10%를 검증 세트로 (테스트 세트는 끝까지 아껴 둠)
@@ -56,7 +69,29 @@ SEARCH_WIDTHS = (256, 1024)                 # 첫 은닉층 폭 (둘째 층은 �
 SEARCH_DROPOUTS = (0.2, 0.4)
 
 
-# 1. 데이터: uint8 이미지 → 정규화한 실수 배치 ------------------------------------
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "02. 신경망 기초: 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색",
+                    epochs=30, batch_size=256, lr=1e-3)
+    p.add_argument("--search-epochs", type=positive_int, default=4, help="탐색에서 후보마다 학습할 에폭 수 (기본 4)")
+    p.add_argument("--predict", nargs="+", metavar="IMAGE", help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
+    return p
+
+
+# %%
+if __name__ == "__main__":
+    args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR,
+                              actions={"predict": "predict"})
+
+# %% [markdown]
+# ## 1. 데이터 불러오기와 검증 세트 떼어 내기
+# Fashion-MNIST 를 uint8 텐서로 한 번 읽어 메모리에 두고, 배치마다 잘라 정규화합니다:
+# $x' = (x/255 - \mu)/\sigma$, $\mu = 0.2860$, $\sigma = 0.3530$ (학습 세트 전체 픽셀의 평균·표준편차).
+#
+# 학습 데이터의 10%를 **검증 세트**로 떼어 냅니다. 4~6절의 비교와 하이퍼파라미터 선택은 모두 검증 세트로만 하고,
+# 테스트 세트는 7절에서 고른 모델 하나로 딱 한 번 씁니다. 테스트 점수를 보고 고르면 그 점수는 더 이상
+# '처음 보는 데이터'에서의 성능이 아니게 됩니다.
+
+# %%
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
     """배치 단위로 uint8(0~255) → 평균 0·표준편차 1 근처의 실수 (미리 전부 바꾸면 메모리가 4배)."""
     return (x_uint8.float() / 255.0 - FASHION_MEAN) / FASHION_STD
@@ -75,7 +110,24 @@ def load_data(args):
     return data
 
 
-# 2. MLP 구조와 파라미터 수 -----------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("1. 데이터 불러오기와 검증 세트 떼어 내기")
+    data = load_data(args)
+    splits = split_train_val(data.train_x, data.train_y, VAL_FRACTION, args.seed)  # (학습 x, y, 검증 x, y)
+    print(f"  학습 {len(splits[1]):,}장 / 검증 {len(splits[3]):,}장 (검증 세트는 학습 데이터에서 떼어 냄)")
+    plot_image_grid(data.train_x[:16], [data.classes[i] for i in data.train_y[:16]],
+                    run.path("samples.png"), title="Fashion-MNIST 학습 데이터 예시")
+
+# %% [markdown]
+# ## 2. MLP 구조와 파라미터 수
+# 층마다 `선형 → (배치 정규화) → 활성화 → (드롭아웃)` 을 쌓고, 마지막 선형층이 10개 클래스의 점수(logit)를 냅니다.
+# - 선형층 $y = Wx + b$ 의 파라미터 수: 입력 × 출력 (+ 편향 출력 개수).
+# - 배치 정규화 $\mathrm{BN}(h) = \gamma\,\dfrac{h - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta$ 는 특징마다 γ·β 두 개를
+#   배웁니다 (배치 평균 $\mu_B$·분산 $\sigma_B^2$ 의 이동 평균은 학습되지 않는 버퍼). β 가 편향 역할을 하므로
+#   배치 정규화 앞의 선형층은 편향을 뺍니다.
+
+# %%
 ACTIVATIONS = {"ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh}
 
 
@@ -125,7 +177,20 @@ def describe_layers(model: nn.Module) -> list[dict]:
     return rows
 
 
-# 3. 활성화 함수와 도함수 -------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("2. MLP 구조와 파라미터 수 (784 → 1024 → 512 → 10, 배치 정규화 포함)")
+    describe_layers(MLP((1024, 512)))
+
+# %% [markdown]
+# ## 3. 활성화 함수와 도함수
+# 역전파는 층을 지날 때마다 활성화 함수의 도함수를 곱합니다. 그래서 도함수의 크기가 깊은 층까지
+# 그래디언트가 전달되는지를 정합니다.
+#
+# $$\mathrm{ReLU}'(z) = \begin{cases}1 & z > 0\\ 0 & z \le 0\end{cases},\qquad
+# \sigma'(z) = \sigma(z)\,(1-\sigma(z)) \le 0.25,\qquad \tanh'(z) = 1 - \tanh^2(z) \le 1$$
+
+# %%
 def activation_derivatives(z: torch.Tensor) -> dict:
     """세 활성화 함수의 값과 손으로 유도한 도함수. 역전파는 층마다 이 도함수를 곱해 갑니다.
 
@@ -154,17 +219,22 @@ def plot_activations(path) -> None:
     save_figure(fig, path)
 
 
-def gradient_norms_at_init(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """초기 가중치에서 한 배치의 손실을 역전파해 선형층별 그래디언트 크기(노름)를 잽니다 (입력 쪽 → 출력 쪽)."""
-    model.train()
-    model.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(x), y).backward()
-    norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
-    model.zero_grad(set_to_none=True)
-    return norms
+# %%
+if __name__ == "__main__":
+    section("3. 활성화 함수와 도함수")
+    plot_activations(run.path("activations.png"))
+    print("  Sigmoid의 도함수는 최대 0.25: 층을 지날 때마다 그래디언트가 1/4 이하로 줄어듭니다.\n"
+          "  ReLU의 도함수는 양수 구간에서 1이라 깊은 층까지 그래디언트가 잘 전달됩니다.")
 
+# %% [markdown]
+# ## 4. 같은 MLP, 다른 활성화 함수
+# 배치 정규화 없이 깊은(은닉 4층) MLP를 SGD로 학습합니다. 활성화 함수만 다르고 초기값·데이터·순서는 같습니다.
+# 학습 전, 초기 가중치에서 한 배치의 손실을 역전파해 선형층별 그래디언트 노름 $\lVert \partial L/\partial W_l \rVert$ 을
+# 잽니다. 첫 층/마지막 층의 비율이 1보다 훨씬 작으면 입력 쪽 층까지 그래디언트가 거의 오지 않는다(소실)는 뜻입니다.
+#
+# 이 장의 모든 학습은 `train_model` 한 가지 방법을 씁니다 (에폭 반복·기록·체크포인트는 공용 `fit`).
 
-# 4. 같은 MLP, 다른 활성화 함수 ---------------------------------------------------
+# %%
 def train_model(model, splits, *, lr: float, epochs: int, batch_size: int, seed: int, device,
                 optimizer: str = "adamw", weight_decay: float = 0.0, schedule: bool = True,
                 label_smoothing: float = 0.0, name: str = "", run=None, resume: bool = False,
@@ -193,6 +263,16 @@ def accuracy_on(model, x, y, device) -> float:
     return evaluate(model, batches(x, y, 1000, train=False), nn.CrossEntropyLoss(), device)["accuracy"]
 
 
+def gradient_norms_at_init(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """초기 가중치에서 한 배치의 손실을 역전파해 선형층별 그래디언트 크기(노름)를 잽니다 (입력 쪽 → 출력 쪽)."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
 def compare_activations(splits, args, device, quick: bool) -> dict:
     """배치 정규화 없이 깊은(은닉 4층) MLP를 SGD로 학습: 활성화 함수만 다르고 초기값·데이터·순서는 같습니다."""
     cfg = ACTIVATION_DEMO
@@ -213,7 +293,33 @@ def compare_activations(splits, args, device, quick: bool) -> dict:
     return results
 
 
-# 5. 배치 정규화와 규제: 학습/검증 차이 재기 ------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("4. 같은 MLP, 다른 활성화 함수 (은닉 4층, 배치 정규화 없음, SGD)")
+    acts = run.stage("activations", lambda: compare_activations(splits, args, run.device, args.quick))
+    plot_learning_curves({n: r["history"] for n, r in acts.items()}, run.path("activation_training.png"),
+                         title="활성화 함수별 학습 곡선 (같은 MLP·초기값·데이터)")
+    best_act = max(acts, key=lambda n: acts[n]["val_accuracy"])
+    ratio = {n: r["grad_norms"][0] / r["grad_norms"][-1] for n, r in acts.items()}
+    print(f"\n  {'활성화 함수':<10}{'검증 정확도':>10}{'첫 층/마지막 층 그래디언트':>24}")
+    for n, r in acts.items():
+        print(f"  {n:<10}{r['val_accuracy']:>10.4f}{ratio[n]:>24.3f}")
+    print(f"  → 검증 정확도가 가장 높은 활성화 함수: {best_act}. 비율이 1보다 훨씬 작으면 입력 쪽 층까지 "
+          "그래디언트가 거의 오지 않아(소실) 그 층들이 느리게 배웁니다.")
+    record = {f"activation_{k}_{n.lower()}": round(v, 4)  # 8절에서 metrics.json 에 남길 값
+              for n in acts for k, v in (("val_accuracy", acts[n]["val_accuracy"]), ("grad_ratio", ratio[n]))}
+
+# %% [markdown]
+# ## 5. 배치 정규화와 규제: 학습/검증 차이 재기
+# 작은 학습 부분집합(5,000장)으로 오래(20에폭) 학습해 과적합을 일부러 키운 뒤, 같은 평가 모드로 학습·검증
+# 정확도를 잽니다. **차이(gap) = 학습 정확도 − 검증 정확도**, 클수록 학습 데이터를 '외웠다'는 뜻입니다.
+# - 드롭아웃: 학습 때 뉴런을 확률 $p$ 로 끄고 남은 값을 $1/(1-p)$ 배 — 한 뉴런에 기대지 못하게 합니다.
+# - 가중치 감쇠(AdamW): 매 단계 $w \leftarrow w - \eta\lambda w$ 로 가중치를 0 쪽으로 당깁니다.
+# - 배치 정규화: 층의 입력 분포를 고르게 해 학습을 빠르고 안정적으로 만듭니다 (배치마다 달라지는 통계가 약한 규제 효과).
+#
+# 검증 손실이 최저점을 지나 다시 올라가면 과적합이 시작된 것입니다.
+
+# %%
 REGULARIZATION_VARIANTS = {
     "기본": {"batch_norm": False, "dropout": 0.0, "weight_decay": 0.0},
     "배치 정규화": {"batch_norm": True, "dropout": 0.0, "weight_decay": 0.0},
@@ -242,12 +348,15 @@ def compare_regularization(splits, args, device, quick: bool) -> dict:
         val_acc = history["val_accuracy"][-1]
         results[name] = {"history": history, "train_accuracy": train_acc, "val_accuracy": val_acc,
                          "gap": train_acc - val_acc}
+    return results
+
+
+def print_regularization_table(results: dict) -> None:
     print(f"\n  {'설정':<14}{'학습 정확도':>10}{'검증 정확도':>10}{'차이':>8}{'최저 검증 손실':>14}{'마지막 검증 손실':>16}")
     for name, r in results.items():
         h = r["history"]
         print(f"  {name:<14}{r['train_accuracy']:>10.4f}{r['val_accuracy']:>10.4f}{r['gap']:>8.4f}"
               f"{min(h['val_loss']):>14.4f}{h['val_loss'][-1]:>16.4f}")
-    return results
 
 
 def plot_regularization(results: dict, path) -> None:
@@ -279,7 +388,25 @@ def plot_regularization(results: dict, path) -> None:
     save_figure(fig, path)
 
 
-# 6. 하이퍼파라미터 탐색 (검증 세트로만 고름) -----------------------------------------
+# %%
+if __name__ == "__main__":
+    section("5. 배치 정규화와 규제 (작은 학습 부분집합으로 과적합을 일부러 키움)")
+    regs = run.stage("regularization", lambda: compare_regularization(splits, args, run.device, args.quick))
+    print_regularization_table(regs)
+    plot_regularization(regs, run.path("regularization.png"))
+    smallest = min(regs, key=lambda n: regs[n]["gap"])
+    print(f"  → 학습/검증 차이가 가장 작은 설정: {smallest} ({regs[smallest]['gap']:.4f}), "
+          f"기본 설정의 차이: {regs['기본']['gap']:.4f}")
+    record |= {f"regularization_{k}_{key}": round(regs[n][k], 4) for key, n in
+               zip(["none", "batchnorm", "dropout", "weight_decay", "all"], regs) for k in ("gap", "val_accuracy")}
+
+# %% [markdown]
+# ## 6. 하이퍼파라미터 탐색 (검증 세트로만 고름)
+# 학습률 × 첫 은닉층 폭 × 드롭아웃의 격자(2×2×2 = 8개 후보)를 같은 짧은 예산(`--search-epochs`, 기본 4에폭)으로
+# 학습하고 검증 정확도로 순위를 매깁니다. 학습률 후보는 `--lr` 과 그 3배입니다.
+# 짧은 예산의 순위가 긴 학습의 순위와 늘 같지는 않지만, 후보를 싸게 거르는 흔한 방법입니다.
+
+# %%
 def search_grid(base_lr: float, quick: bool) -> list[dict]:
     """학습률 × 폭 × 드롭아웃의 격자. --lr 이 학습률 후보의 기준값입니다 (기준값과 그 3배)."""
     if quick:
@@ -307,13 +434,15 @@ def hyperparameter_search(splits, args, device, epochs: int) -> list[dict]:
                               seed=args.seed, device=device, weight_decay=WEIGHT_DECAY,
                               label_smoothing=LABEL_SMOOTHING, name=f"탐색 {i} ")
         results.append({**cfg, "val_accuracy": history["val_accuracy"][-1], "parameters": count_parameters(model),
-                        "seconds": round(time.perf_counter() - t0, 1)})
-    ranked = sorted(results, key=lambda r: -r["val_accuracy"])
+                         "seconds": round(time.perf_counter() - t0, 1)})
+    return sorted(results, key=lambda r: -r["val_accuracy"])
+
+
+def print_search_table(ranked: list[dict]) -> None:
     print(f"\n  {'순위':<4}{'학습률':>8}{'폭':>11}{'드롭아웃':>8}{'파라미터 수':>12}{'검증 정확도':>10}{'시간(초)':>8}")
     for rank, r in enumerate(ranked, 1):
         print(f"  {rank:<4}{r['lr']:>8g}{r['width']:>7}-{r['width'] // 2:<4}{r['dropout']:>7g}"
               f"{r['parameters']:>12,}{r['val_accuracy']:>10.4f}{r['seconds']:>8}")
-    return ranked
 
 
 def plot_search(results: list[dict], path) -> None:
@@ -332,7 +461,36 @@ def plot_search(results: list[dict], path) -> None:
     save_figure(fig, path)
 
 
-# 7. 선택한 설정으로 최종 학습과 테스트 (테스트는 한 번만) -------------------------------
+# %%
+if __name__ == "__main__":
+    section(f"6. 하이퍼파라미터 탐색 (검증 세트 {len(splits[3]):,}장으로만 비교)")
+    search_epochs = 1 if args.quick else args.search_epochs
+    search = run.stage("search", lambda: hyperparameter_search(splits, args, run.device, search_epochs))
+    print_search_table(search)
+    plot_search(search, run.path("search.png"))
+    config = {k: search[0][k] for k in ("lr", "width", "dropout")}
+    print(f"  → 선택: {config_label(config)} (검증 정확도 {search[0]['val_accuracy']:.4f})")
+
+# %% [markdown]
+# ## 7. 선택한 설정으로 최종 학습과 테스트 (테스트는 한 번만)
+# 고른 설정으로 같은 학습·검증 분할에서 더 오래(기본 30에폭) 학습합니다. AdamW + 원사이클(one-cycle) 학습률
+# 스케줄 + 레이블 스무딩 0.1. 에폭마다 체크포인트를 남기므로 중단해도 `--resume` 으로 이어서 학습할 수 있고,
+# 그때 4~6절은 저장된 결과를 그대로 씁니다. 테스트 세트는 여기서 딱 한 번 평가해 혼동 행렬(행: 정답, 열: 예측)과
+# 틀린 예시로 읽습니다.
+
+# %%
+def train_final(config: dict, splits, classes, args, run, epochs: int):
+    torch.manual_seed(args.seed)
+    model = build_model(config).to(run.device)
+    describe_layers(model)
+    history = train_model(model, splits, lr=config["lr"], epochs=epochs, batch_size=args.batch_size,
+                          seed=args.seed, device=run.device, weight_decay=WEIGHT_DECAY,
+                          label_smoothing=LABEL_SMOOTHING, run=run, resume=args.resume,
+                          checkpoint_extra={"config": config, "classes": classes,
+                                            "normalization": [FASHION_MEAN, FASHION_STD]})
+    return model, history
+
+
 def show_mistakes(data, result, path) -> None:
     wrong = (result["predictions"] != result["targets"]).nonzero().flatten()[:24]
     titles = [f"정답 {data.classes[result['targets'][i]]}\n예측 {data.classes[result['predictions'][i]]}"
@@ -340,111 +498,12 @@ def show_mistakes(data, result, path) -> None:
     plot_image_grid(data.test_x[wrong], titles, path, title="틀린 예시 (정답 / 예측)", ncols=8)
 
 
-# 8. 내 이미지로 예측하기 (--predict) --------------------------------------------
-def predict(args, run):
-    """전체 학습이 남긴 체크포인트로 학습자가 가져온 옷 사진을 분류합니다."""
-    state = load_checkpoint(run.out.parent / LESSON / "checkpoint.pt", map_location=run.device)
-    model = build_model(state["config"]).to(run.device)
-    model.load_state_dict(state["model"])
-    paths, images = load_user_images(args.predict, size=28, channels=1, dark_background=True)
-    mean, std = state["normalization"]
-    return print_predictions(model, images, paths, state["classes"], run.device,
-                             lambda x: (x.float() / 255.0 - mean) / std)
-
-
-# 실행 순서 ---------------------------------------------------------------------
-def build_parser():
-    p = make_parser(f"{LESSON}.py", "02. 신경망 기초: 활성화 함수, 배치 정규화, 규제, 하이퍼파라미터 탐색",
-                    epochs=30, batch_size=256, lr=1e-3)
-    p.add_argument("--search-epochs", type=positive_int, default=4,
-                   help="탐색에서 후보마다 학습할 에폭 수 (기본 4)")
-    p.add_argument("--predict", nargs="+", metavar="IMAGE",
-                   help="저장된 모델로 분류할 이미지 파일들 또는 폴더 (크기·형식 무관)")
-    return p
-
-
-def run_experiments(data, splits, args, run) -> tuple[dict, list[dict]]:
-    """4~6절: 비교 실험과 탐색. 결과는 숫자(체크포인트·metrics.json에 남길 평범한 값)로 돌려줍니다."""
-    print("\n# 4. 같은 MLP, 다른 활성화 함수 (은닉 4층, 배치 정규화 없음, SGD)")
-    acts = compare_activations(splits, args, run.device, args.quick)
-    plot_learning_curves({n: r["history"] for n, r in acts.items()}, run.path("activation_training.png"),
-                         title="활성화 함수별 학습 곡선 (같은 MLP·초기값·데이터)")
-    best_act = max(acts, key=lambda n: acts[n]["val_accuracy"])
-    ratio = {n: r["grad_norms"][0] / r["grad_norms"][-1] for n, r in acts.items()}
-    print(f"\n  {'활성화 함수':<10}{'검증 정확도':>10}{'첫 층/마지막 층 그래디언트':>24}")
-    for n, r in acts.items():
-        print(f"  {n:<10}{r['val_accuracy']:>10.4f}{ratio[n]:>24.3f}")
-    print(f"  → 검증 정확도가 가장 높은 활성화 함수: {best_act}. 비율이 1보다 훨씬 작으면 입력 쪽 층까지 "
-          "그래디언트가 거의 오지 않아(소실) 그 층들이 느리게 배웁니다.")
-
-    print("\n# 5. 배치 정규화와 규제 (작은 학습 부분집합으로 과적합을 일부러 키움)")
-    regs = compare_regularization(splits, args, run.device, args.quick)
-    plot_regularization(regs, run.path("regularization.png"))
-    smallest = min(regs, key=lambda n: regs[n]["gap"])
-    print(f"  → 학습/검증 차이가 가장 작은 설정: {smallest} ({regs[smallest]['gap']:.4f}), "
-          f"기본 설정의 차이: {regs['기본']['gap']:.4f}")
-
-    print(f"\n# 6. 하이퍼파라미터 탐색 (검증 세트 {len(splits[3]):,}장으로만 비교)")
-    search_epochs = 1 if args.quick else args.search_epochs
-    search = hyperparameter_search(splits, args, run.device, search_epochs)
-    plot_search(search, run.path("search.png"))
-    print(f"  → 선택: {config_label(search[0])} (검증 정확도 {search[0]['val_accuracy']:.4f})")
-
-    comparisons = {}
-    for n, r in acts.items():
-        comparisons[f"activation_val_accuracy_{n.lower()}"] = round(r["val_accuracy"], 4)
-        comparisons[f"activation_grad_ratio_{n.lower()}"] = round(ratio[n], 4)
-    for key, n in zip(["none", "batchnorm", "dropout", "weight_decay", "all"], regs):
-        comparisons[f"regularization_gap_{key}"] = round(regs[n]["gap"], 4)
-        comparisons[f"regularization_val_accuracy_{key}"] = round(regs[n]["val_accuracy"], 4)
-    comparisons["search_epochs"] = search_epochs
-    return comparisons, search
-
-
-@lesson_main
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.predict:
-        args.quick = False  # 예측은 전체 학습의 체크포인트를 씁니다
-        predict(args, start_run(LESSON, args, argv))
-        return
-    run = start_run(LESSON, args, argv)
+# %%
+if __name__ == "__main__":
     epochs = 1 if args.quick else args.epochs
-
-    print("\n# 1. 데이터 불러오기와 검증 세트 떼어 내기")
-    data = load_data(args)
-    splits = split_train_val(data.train_x, data.train_y, VAL_FRACTION, args.seed)
-    print(f"  학습 {len(splits[1]):,}장 / 검증 {len(splits[3]):,}장 (검증 세트는 학습 데이터에서 떼어 냄)")
-    plot_image_grid(data.train_x[:16], [data.classes[i] for i in data.train_y[:16]],
-                    run.path("samples.png"), title="Fashion-MNIST 학습 데이터 예시")
-
-    print("\n# 2. MLP 구조와 파라미터 수 (784 → 1024 → 512 → 10, 배치 정규화 포함)")
-    describe_layers(MLP((1024, 512)))
-    print("\n# 3. 활성화 함수와 도함수")
-    plot_activations(run.path("activations.png"))
-    print("  Sigmoid의 도함수는 최대 0.25: 층을 지날 때마다 그래디언트가 1/4 이하로 줄어듭니다.\n"
-          "  ReLU의 도함수는 양수 구간에서 1이라 깊은 층까지 그래디언트가 잘 전달됩니다.")
-
-    previous = load_checkpoint(run.checkpoint_path) if args.resume and run.checkpoint_path.exists() else {}
-    if "search" in previous:
-        print("\n# 4~6. 이어서 학습: 체크포인트에 저장된 비교·탐색 결과를 그대로 씁니다.")
-        comparisons, search = previous["comparisons"], previous["search"]
-    else:
-        comparisons, search = run_experiments(data, splits, args, run)
-    config = {k: search[0][k] for k in ("lr", "width", "dropout")}
-
-    print(f"\n# 7. 최종 학습: {config_label(config)}, {epochs} 에폭")
-    torch.manual_seed(args.seed)
-    model = build_model(config).to(run.device)
-    describe_layers(model)
-    history = train_model(model, splits, lr=config["lr"], epochs=epochs, batch_size=args.batch_size,
-                          seed=args.seed, device=run.device, weight_decay=WEIGHT_DECAY,
-                          label_smoothing=LABEL_SMOOTHING, run=run, resume=args.resume,
-                          checkpoint_extra={"config": config, "classes": data.classes,
-                                            "normalization": [FASHION_MEAN, FASHION_STD],
-                                            "comparisons": comparisons, "search": search})
+    section(f"7. 최종 학습: {config_label(config)}, {epochs} 에폭")
+    model, history = train_final(config, splits, data.classes, args, run, epochs)
     plot_learning_curves({"최종 MLP": history}, run.path("learning_curves.png"), title="최종 MLP 학습 곡선")
-
     test = evaluate(model, batches(data.test_x, data.test_y, 1000, train=False), nn.CrossEntropyLoss(),
                     run.device)
     print(f"  테스트 정확도 (선택한 모델, 한 번만 평가): {test['accuracy']:.4f} ({len(data.test_y):,}장)")
@@ -452,20 +511,50 @@ def main(argv=None):
     plot_confusion_matrix(cm, data.classes, run.path("confusion_matrix.png"), title="Fashion-MNIST 혼동 행렬")
     show_mistakes(data, test, run.path("mistakes.png"))
 
-    run.write_metrics(dataset=data.name, data_source=data.source, epochs=epochs,
-                      n_train=len(data.train_y), n_test=len(data.test_y),
-                      metrics={"test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 4),
-                               "val_accuracy": round(history["val_accuracy"][-1], 4),
-                               "chosen_lr": config["lr"], "chosen_width": config["width"],
-                               "chosen_dropout": config["dropout"], "parameters": count_parameters(model),
-                               "search": search, **comparisons})
+# %% [markdown]
+# ## 8. 결과 기록
+# 테스트 정확도와 함께, 비교 실험(활성화 함수별 검증 정확도·그래디언트 비율, 규제별 학습/검증 차이)과
+# 탐색 결과 전체를 `metrics.json` 에 남깁니다 (`docs/results/` 의 게시 기록과 같은 형식).
+
+# %%
+if __name__ == "__main__":
+    section("8. 결과 기록")
+    metrics = {"test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 4),
+               "val_accuracy": round(history["val_accuracy"][-1], 4), **{f"chosen_{k}": v for k, v in config.items()},
+               "parameters": count_parameters(model), "search": search, **record, "search_epochs": search_epochs}
+    run.write_metrics(dataset=data.name, data_source=data.source, epochs=epochs, n_train=len(data.train_y),
+                      n_test=len(data.test_y), metrics=metrics)
     print(f"  그림: {run.out}/*.png, 체크포인트: {run.checkpoint_path}")
 
+# %% [markdown]
+# ## 9. 내 이미지로 예측하기 (`--predict`)
+# 저장된 체크포인트로 내가 찍은 옷 사진을 분류합니다. Fashion-MNIST 는 '어두운 배경 + 밝은 옷'이므로
+# 밝은 배경의 사진은 뒤집어서 28×28 흑백으로 줄여 넣습니다. 정규화 값(평균·표준편차)도 체크포인트에서 읽습니다.
+# 스크립트에서는 `python 02_neural_networks.py --predict 내옷.jpg` 로 이 절만 실행됩니다.
 
-def download_dataset(root) -> bool:
-    """강사용 미리 내려받기 (download_data.py가 부릅니다)."""
-    return download_mnist_raw(root, "FashionMNIST")
+# %%
+def predict(args, run, images=None, checkpoint=None):
+    """저장된 체크포인트(기본: 전체 학습의 것)로 학습자가 가져온 옷 사진을 분류합니다."""
+    state = load_checkpoint(checkpoint or run.out.parent / LESSON / "checkpoint.pt", map_location=run.device)
+    model = build_model(state["config"]).to(run.device)
+    model.load_state_dict(state["model"])
+    paths, images = load_user_images(images or args.predict, size=28, channels=1, dark_background=True)
+    mean, std = state["normalization"]
+    return print_predictions(model, images, paths, state["classes"], run.device,
+                             lambda x: (x.float() / 255.0 - mean) / std)
 
 
+# %%
 if __name__ == "__main__":
-    main()
+    section("9. 내 이미지로 예측하기")
+    sample = run.path("내 옷.png")  # 테스트 이미지 한 장을 PNG 파일로 저장해 '내 이미지'처럼 넣어 봅니다
+    Image.fromarray(data.test_x[0, 0].numpy()).save(sample)
+    predict(args, run, [str(sample)], checkpoint=run.checkpoint_path)
+    print(f"  (정답: {data.classes[data.test_y[0]]})")
+
+# %% [markdown]
+# ## 해 보세요
+# - 4절 `compare_activations` 의 `batch_norm=False` 를 `True` 로 바꾸면 Sigmoid 의 그래디언트 비율과 검증 정확도는?
+# - 5절의 가중치 감쇠를 1.0 대신 0.01로 줄이면 학습/검증 차이는? 드롭아웃 0.5 대신 0.2 는?
+# - `--search-epochs 1` 과 기본값 4 로 탐색해 순위가 같은지 비교해 보세요 (짧은 예산의 함정).
+# - 혼동 행렬에서 가장 많이 헷갈리는 두 클래스를 찾고, 틀린 예시 그림에서 사람에게도 헷갈리는지 보세요.

@@ -1,5 +1,6 @@
 """레슨 02: 파라미터 수, 손으로 유도한 활성화 도함수(autograd 금지 상태) vs autograd,
---quick 실행(실제/대체 데이터), 탐색이 검증 세트만 쓰는지, --predict, --resume, 잘못된 입력."""
+--quick 실행(실제/대체 데이터): 기록한 값이 실제로 잰 값인지·탐색이 검증 세트만 쓰는지, --predict, --resume,
+잘못된 입력."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ from PIL import Image
 
 from conftest import lesson, read_metrics, run_main
 import utils.model_utils as model_utils
-from utils.data_utils import FASHION_CLASSES_KO, fashion_stand_in
+from utils.data_utils import FASHION_CLASSES_KO, fashion_stand_in, split_train_val
 from utils.model_utils import count_parameters
 
 L02 = lesson("02_neural_networks")
@@ -78,17 +79,21 @@ def test_search_grid_and_normalize():
 
 
 def test_quick_run_on_real_fashion_mnist(real_data_dir, tmp_path, monkeypatch):
+    """--quick 실제 데이터: metrics.json 의 비교·탐색 값이 실행 중 실제로 잰 평가와 같고, 테스트 세트는 한 번만."""
     quick = ["--quick", "--data-dir", str(real_data_dir)]
-    test_x = L02.load_data(L02.build_parser().parse_args(quick)).test_x
-    test_evaluations = []
+    args = L02.build_parser().parse_args(quick)
+    data = L02.load_data(args)
+    val_x = split_train_val(data.train_x, data.train_y, L02.VAL_FRACTION, args.seed)[2]
+    evaluations = []  # (어느 데이터, 정확도): 실행 중 evaluate 가 불린 순서대로
     real_evaluate = model_utils.evaluate
 
     def watched_evaluate(model, batches, *a, **k):
-        test_evaluations.append(torch.equal(batches.x, test_x))
-        return real_evaluate(model, batches, *a, **k)
+        result = real_evaluate(model, batches, *a, **k)
+        kind = "test" if torch.equal(batches.x, data.test_x) else "val" if torch.equal(batches.x, val_x) else "train"
+        evaluations.append((kind, result["accuracy"]))
+        return result
 
-    monkeypatch.setattr(model_utils, "evaluate", watched_evaluate)  # fit() 안의 검증 평가
-    monkeypatch.setattr(L02, "evaluate", watched_evaluate)          # 레슨이 직접 부르는 평가
+    monkeypatch.setattr(model_utils, "evaluate", watched_evaluate)  # fit() 안의 검증 평가와 장이 직접 부르는 평가
     out = tmp_path / "결과 폴더"
     assert run_main(L02, [*quick, "--out-dir", str(out), "--require-data"]) == 0
     m = read_metrics(out, NAME)
@@ -96,12 +101,21 @@ def test_quick_run_on_real_fashion_mnist(real_data_dir, tmp_path, monkeypatch):
     assert (m["n_train"], m["n_test"], m["epochs"]) == (L02.QUICK_TRAIN, L02.QUICK_TEST, 1)
     metrics = m["metrics"]
     assert metrics["test_accuracy"] >= 0.55  # 우연(0.10)보다 훨씬 높아야 함
-    assert len(metrics["search"]) == 2 and metrics["chosen_lr"] == metrics["search"][0]["lr"]
-    for key in ["activation_val_accuracy_relu", "activation_val_accuracy_sigmoid", "activation_val_accuracy_tanh",
-                "regularization_gap_none", "regularization_gap_all"]:
-        assert 0 <= abs(metrics[key]) <= 1
-    # 비교 실험·탐색·학습 곡선은 모두 검증 세트로. 테스트 세트는 선택한 모델로 마지막에 딱 한 번.
-    assert len(test_evaluations) > 10 and test_evaluations.count(True) == 1 and test_evaluations[-1]
+    # 평가 순서 (--quick): 활성화 3개 × 1에폭, 규제 5개 × (2에폭 + 학습 부분집합 1번), 탐색 2개 × 1에폭, 최종 1에폭, 테스트
+    kinds, acc = [k for k, _ in evaluations], [a for _, a in evaluations]
+    assert kinds == ["val"] * 3 + ["val", "val", "train"] * 5 + ["val"] * 3 + ["test"]
+    assert [metrics[f"activation_val_accuracy_{n}"] for n in ("relu", "sigmoid", "tanh")] == \
+        [round(a, 4) for a in acc[:3]]
+    # 규제별 차이 = 학습 부분집합의 정확도 - 그 모델의 마지막 검증 정확도 (평가 모드에서 잰 두 값)
+    after_training = [i for i, k in enumerate(kinds) if k == "train"]
+    keys = ["none", "batchnorm", "dropout", "weight_decay", "all"]
+    assert [metrics[f"regularization_gap_{k}"] for k in keys] == [round(acc[i] - acc[i - 1], 4) for i in after_training]
+    assert [metrics[f"regularization_val_accuracy_{k}"] for k in keys] == [round(acc[i - 1], 4) for i in after_training]
+    # 탐색은 후보별 검증 정확도를 높은 순으로, 최종 학습은 1등 설정으로, 테스트는 선택한 모델로 마지막에 딱 한 번
+    assert [r["val_accuracy"] for r in metrics["search"]] == sorted(acc[18:20], reverse=True)
+    assert metrics["chosen_lr"] == metrics["search"][0]["lr"] and len(metrics["search"]) == 2
+    assert metrics["val_accuracy"] == round(acc[20], 4) == round(metrics["search"][0]["val_accuracy"], 4)
+    assert metrics["test_accuracy"] == round(acc[-1], 4)
     for fig in FIGURES:
         assert (out / f"{NAME}-quick" / fig).stat().st_size > 5000, fig
 
@@ -151,8 +165,8 @@ def test_interrupt_resume_and_predict_on_stand_in(empty_data_dir, tmp_path, caps
     monkeypatch.undo()
     assert run_main(L02, [*base, "--epochs", "2", "--resume"]) == 0
     log = capsys.readouterr().out
-    assert "저장된 비교·탐색 결과" in log and "1 에폭 다음부터" in log
-    assert "탐색 1 " not in log  # 이어서 학습할 때는 탐색을 다시 하지 않음
+    assert log.count("저장된 결과를 씁니다") == 3 and "1 에폭 다음부터" in log  # 4~6절은 저장된 결과로
+    assert "탐색 1 " not in log and "ReLU 에폭" not in log  # 이어서 학습할 때는 비교 실험·탐색을 다시 하지 않음
     m = read_metrics(out, NAME, quick=False)
     assert m["epochs"] == 2 and "--resume" in m["command"] and len(m["metrics"]["search"]) == 8
     assert "activation_val_accuracy_relu" in m["metrics"]
