@@ -1,8 +1,14 @@
-"""레슨 03: 직접 만든 합성곱·풀링 vs torch, 출력 크기 공식, 증강, --quick(실제/대체 데이터), --predict,
-전이 학습 경로 선택(네트워크 없이), 잘못된 입력."""
+"""레슨 03: 직접 만든 합성곱·풀링 vs torch, 출력 크기 공식, 증강, 학습 설정, 기본 실행의 지문(c6c022a 와 같은 계산),
+--quick(대체 데이터; 실제 데이터는 노트북 테스트가 돌림), --predict, 전이 학습 경로 선택(네트워크 없이), 잘못된 입력,
+utils/datasets/cifar10.py (빠른 부분집합 읽기, JPEG 캐시, 내려받기 뒤 안전한 압축 풀기)."""
 from __future__ import annotations
 
+import io
+import json
+import shutil
+import tarfile
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +18,14 @@ from PIL import Image
 
 from conftest import lesson, read_metrics, run_main
 from utils.data_utils import ImageData, hub_weights_path
+from utils.datasets import cifar10 as C10
+from utils.model_utils import CourseError, cpu_threads
 
 L03 = lesson("03_cnn_image_classification")
 NAME = "03_cnn_image_classification"
-FIGURES = ["samples.png", "augmentation.png", "learning_curves.png", "confusion_matrix.png", "mistakes.png",
-           "filters.png", "feature_maps.png", "grad_cam.png", "augmentation_compare.png", "comparisons.png"]
+FINGERPRINT = Path(__file__).parent / "fixtures" / f"{NAME}_fingerprint.json"
+FIGURES = ["samples.png", "augmentation.png", "lr_schedule.png", "learning_curves.png", "confusion_matrix.png",
+           "mistakes.png", "filters.png", "feature_maps.png", "grad_cam.png", "augmentation_compare.png", "comparisons.png"]
 # 이슈가 이름을 정한 metrics.json 키 (기본 실행과 --quick 이 같은 코드로 씁니다)
 METRIC_KEYS = ["test_accuracy", "wall_seconds", "aug_accuracy", "noaug_accuracy", "transfer_accuracy",
                "scratch_accuracy", "transfer_path", "cifar_copy"]
@@ -140,77 +149,147 @@ def test_model_shapes_and_summary(capsys):
     assert "MFLOPs" in capsys.readouterr().out
 
 
+def test_fast_model_computes_the_same_as_the_plain_model():
+    """6절의 FastCifarCNN(channels_last) 은 4절의 CifarCNN 과 같은 층·같은 가중치 이름·같은 출력입니다."""
+    torch.manual_seed(0)
+    plain = L03.CifarCNN((8, 16, 16)).eval()
+    torch.manual_seed(0)
+    fast = L03.build_model((8, 16, 16), 10, torch.device("cpu")).eval()
+    assert list(plain.state_dict()) == list(fast.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    assert torch.allclose(plain(x), fast(x.contiguous(memory_format=torch.channels_last)), atol=1e-5)
+
+
+def test_label_smoothing_targets_match_cross_entropy_option():
+    target = L03.smoothed_targets(torch.tensor([2]), 10)[0]
+    assert target[2].item() == pytest.approx(0.82) and target[0].item() == pytest.approx(0.02)
+    assert target.sum().item() == pytest.approx(1.0)
+    logits, y = torch.randn(5, 10, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 3, 9, 2, 2])
+    by_hand = -(L03.smoothed_targets(y, 10) * logits.log_softmax(1)).sum(1).mean()
+    assert torch.allclose(by_hand, F.cross_entropy(logits, y, label_smoothing=L03.LABEL_SMOOTHING))
+
+
+def test_one_cycle_learning_rates_warm_up_then_anneal():
+    rates = L03.learning_rates(0.2, epochs=4, steps_per_epoch=25)
+    assert len(rates) == 100 and rates[0] == pytest.approx(0.02)
+    peak = rates.index(max(rates))
+    assert max(rates) == pytest.approx(0.2) and 20 <= peak <= 25     # 앞 25% 동안 올라감
+    assert rates[-1] < 0.0005 and all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))
+
+
 def test_stand_in_data_shapes():
-    tx, ty, vx, vy = L03.pattern_stand_in(20, 5, seed=0)
+    tx, ty, vx, vy = C10.pattern_stand_in(20, 5, seed=0)
     assert tx.shape == (200, 3, 32, 32) and tx.dtype == torch.uint8 and vx.shape == (50, 3, 32, 32)
     assert torch.bincount(ty).tolist() == [20] * 10 and torch.bincount(vy).tolist() == [5] * 10
 
 
-# 3. --quick 실행 (실제 데이터 / 대체 데이터) ---------------------------------------------
+# 3. 기본 실행의 지문: 리팩터링 전(c6c022a)과 같은 계산 ------------------------------------
+def test_default_run_first_three_steps_match_the_fingerprint(monkeypatch):
+    """기본 전체 실행(40/160/160, 배치 128, lr 0.2, 23에폭 × 372단계 원사이클, 앞 11에폭 24×24, 레이블 스무딩, 시드 42)의
+    처음 3단계를 본 학습과 같은 train_cnn 으로 돌리면 c6c022a 에서 기록한 가중치·버퍼와 같아야 합니다.
+
+    합성 이미지 3배치뿐이므로 스케줄 길이와 저해상도 에폭 수만 전체 실행(47,500장)의 값으로 고정합니다.
+    """
+    expected = json.loads(FINGERPRINT.read_text(encoding="utf-8"))
+    args = L03.build_parser().parse_args([])
+    widths = L03.parse_widths(args.widths)
+    steps_per_epoch = -(-(50000 - L03.VAL_SIZE) // args.batch_size)
+    n_low_res = L03.low_res_epochs(args.epochs)
+    assert (widths, args.epochs, steps_per_epoch, n_low_res) == ((40, 160, 160), 23, 372, 11)
+    real_make_optimizer = L03.make_optimizer
+    monkeypatch.setattr(L03, "make_optimizer",
+                        lambda model, lr, epochs, steps: real_make_optimizer(model, lr, args.epochs, steps_per_epoch))
+    monkeypatch.setattr(L03, "low_res_epochs", lambda epochs: n_low_res)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (3 * args.batch_size, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (3 * args.batch_size,), generator=g)
+    torch.manual_seed(args.seed)
+    model = L03.build_model(widths, 10, torch.device("cpu"))
+    model.use_bf16 = False   # 지문은 float32 경로 (AMX CPU 에서만 켜지는 bf16 은 다른 계산)
+    with cpu_threads(1):   # 지문은 1스레드로 기록: 스레드 수가 다르면 합성곱 역전파의 덧셈 순서가 달라 값이 조금 바뀝니다
+        history = L03.train_cnn(model, (x, y), None, epochs=1, lr=args.lr, batch_size=args.batch_size,
+                                augment=True, seed=args.seed, device=torch.device("cpu"))
+    assert history["train_loss"][0] == pytest.approx(expected["config"]["train_loss"], rel=1e-5)
+    state = model.state_dict()
+    assert set(state) == set(expected["state"])
+    for name, want in expected["state"].items():
+        flat = state[name].detach().double().flatten()
+        got = [flat.sum().item(), flat.abs().sum().item(), *flat[:4].tolist()]
+        assert np.allclose(got, [want["sum"], want["abs_sum"], *want["first4"]], rtol=1e-5, atol=1e-6), name
+
+
+# 4. --quick 실행 (대체 데이터; 실제 데이터의 --quick 은 tests/test_notebooks.py 가 돌립니다) ----------
 @pytest.fixture(scope="module")
-def quick_real(real_data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("결과 폴더")
-    code = run_main(L03, ["--quick", "--no-download", "--data-dir", str(real_data_dir), "--out-dir", str(out),
-                          "--require-data"])
+def quick_stand_in(tmp_path_factory):
+    """데이터 없는 폴더에서 --quick: 대체 데이터(생성한 무늬)로 장 전체가 돌고, 체크포인트를 남깁니다."""
+    root = tmp_path_factory.mktemp("빈 데이터")
+    out = tmp_path_factory.mktemp("결과")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(torch.hub, "get_dir", lambda: str(root / "hub"))   # 캐시된 ResNet 가중치를 못 보게
+    try:
+        code = run_main(L03, ["--quick", "--no-download", "--data-dir", str(root), "--out-dir", str(out)])
+    finally:
+        mp.undo()
     return code, out
 
 
-def test_quick_run_on_real_cifar(quick_real):
-    code, out = quick_real
+def test_quick_run_on_stand_in(quick_stand_in):
+    code, out = quick_stand_in
     assert code == 0
     m = read_metrics(out, NAME)
-    assert m["data_source"] == "local" and m["dataset"].startswith("CIFAR-10")
-    assert m["epochs"] == L03.QUICK_EPOCHS
-    assert m["n_test"] == 500 and m["n_train"] == 1800
-    assert m["metrics"]["cifar_copy"] in ("official", "jpeg")
-    assert m["metrics"]["transfer_path"] in ("imagenet_resnet18", "cifar5_standin")
-    _check_quick_outputs(out, m, accuracy_floor=0.2)    # 우연(0.10)의 두 배 (1,800장 × 4에폭에서 측정 0.38)
-
-
-def _check_quick_outputs(out, m, accuracy_floor):
+    assert m["data_source"] == "fallback" and m["metrics"]["cifar_copy"] == "fallback" and m["n_test"] == 200
+    assert m["epochs"] == L03.QUICK_EPOCHS and m["n_train"] == 900   # 1,000장에서 검증 100장을 뗌
+    assert m["metrics"]["transfer_path"] == "cifar5_standin"
+    assert m["metrics"]["widths"] == list(L03.SMALL_WIDTHS)
     metrics = m["metrics"]
     assert not set(METRIC_KEYS) - set(metrics), f"빠진 키: {set(METRIC_KEYS) - set(metrics)}"
     for key in ("aug_accuracy", "noaug_accuracy", "transfer_accuracy", "scratch_accuracy"):
         assert 0.0 <= metrics[key] <= 1.0
-    assert metrics["test_accuracy"] >= accuracy_floor
+    assert metrics["test_accuracy"] >= 0.3   # 우연(0.10)의 세 배
     for fig in FIGURES:
         assert (out / f"{NAME}-quick" / fig).stat().st_size > 5000, fig
 
 
-def test_quick_run_on_stand_in(empty_data_dir, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))   # 캐시된 ResNet 가중치를 못 보게
-    out = tmp_path / "결과"
-    assert run_main(L03, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out)]) == 0
-    assert "[주의]" in capsys.readouterr().out
-    m = read_metrics(out, NAME)
-    assert m["data_source"] == "fallback" and m["metrics"]["cifar_copy"] == "fallback" and m["n_test"] == 200
-    assert m["metrics"]["transfer_path"] == "cifar5_standin"
-    _check_quick_outputs(out, m, accuracy_floor=0.3)
+def test_quick_subset_of_real_cifar_is_read_at_load_time(real_data_dir, tmp_path):
+    args = L03.build_parser().parse_args(["--quick", "--require-data", "--data-dir", str(real_data_dir),
+                                          "--out-dir", str(tmp_path)])
+    data, copy = C10.load(args)
+    assert copy in ("official", "jpeg") and data.source == "local" and data.classes == C10.CLASSES_KO
+    assert data.train_x.shape == (2000, 3, 32, 32) and data.train_x.dtype == torch.uint8
+    assert torch.bincount(data.test_y).tolist() == [C10.QUICK_PER_CLASS[1]] * 10
+    assert not (tmp_path / "cache").exists()   # 부분집합은 캐시하지 않음
 
 
-# 4. --predict -------------------------------------------------------------------------
-def test_predict_colour_photo_and_greyscale_png(quick_real, tmp_path, capsys):
-    code, out = quick_real
-    assert code == 0
+# 5. --predict -------------------------------------------------------------------------
+@pytest.fixture
+def full_run_dir(quick_stand_in, tmp_path):
+    """--predict 는 전체 학습의 체크포인트를 씁니다: --quick 의 체크포인트를 그 자리에 복사해 둡니다."""
+    _, out = quick_stand_in
+    (tmp_path / NAME).mkdir()
+    shutil.copy(out / f"{NAME}-quick" / "checkpoint.pt", tmp_path / NAME / "checkpoint.pt")
+    return tmp_path
+
+
+def test_predict_colour_photo_and_greyscale_png(full_run_dir, tmp_path, capsys):
     rng = np.random.default_rng(0)
     photo, grey = tmp_path / "사진.jpg", tmp_path / "흑백.png"
     Image.fromarray(rng.integers(0, 255, (300, 420, 3), dtype=np.uint8)).save(photo)
     Image.fromarray(rng.integers(0, 255, (50, 40), dtype=np.uint8), mode="L").save(grey)
     capsys.readouterr()
-    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(photo), str(grey)]) == 0
+    assert run_main(L03, ["--out-dir", str(full_run_dir), "--predict", str(photo), str(grey)]) == 0
     text = capsys.readouterr().out
     assert "사진.jpg" in text and "흑백.png" in text
-    assert any(name in text for name in L03.CLASSES_KO) and text.count("%") >= 6  # 파일마다 상위 3개
+    assert any(name in text for name in C10.STAND_IN_CLASSES) and text.count("%") >= 6  # 파일마다 상위 3개
+    assert "## 1." not in text   # 예측만 하고 끝남 (나머지 절은 돌지 않음)
 
 
-def test_predict_bad_inputs(quick_real, tmp_path, capsys):
-    code, out = quick_real
+def test_predict_bad_inputs(full_run_dir, tmp_path, capsys):
     missing = tmp_path / "없는파일.jpg"
-    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(missing)]) == 2
+    assert run_main(L03, ["--out-dir", str(full_run_dir), "--predict", str(missing)]) == 2
     assert "찾을 수 없습니다" in capsys.readouterr().err
     not_image = tmp_path / "메모.jpg"
     not_image.write_text("이미지가 아닙니다", encoding="utf-8")
-    assert run_main(L03, ["--quick", "--out-dir", str(out), "--predict", str(not_image)]) == 2
+    assert run_main(L03, ["--out-dir", str(full_run_dir), "--predict", str(not_image)]) == 2
     err = capsys.readouterr().err
     assert "이미지로 읽을 수 없는 파일" in err and "Traceback" not in err
 
@@ -220,7 +299,7 @@ def test_predict_without_checkpoint(tmp_path, capsys):
     assert "체크포인트가 없습니다" in capsys.readouterr().err
 
 
-# 5. 전이 학습 경로 (네트워크 호출 없이) -------------------------------------------------
+# 6. 전이 학습 경로 (네트워크 호출 없이) -------------------------------------------------
 @pytest.fixture
 def no_network(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
@@ -248,15 +327,15 @@ def test_imagenet_path_with_cached_weights(no_network):
     path.parent.mkdir(parents=True)
     torch.save(resnet18().state_dict(), path)   # 진짜 ImageNet 가중치 대신 같은 모양의 무작위 가중치
     assert L03.choose_transfer_path(allow_download=True) == "imagenet_resnet18"
-    tx, ty, vx, vy = L03.pattern_stand_in(3, 2, seed=0)
-    data = ImageData(tx, ty, vx, vy, classes=L03.STAND_IN_CLASSES, source="fallback", name="테스트")
+    tx, ty, vx, vy = C10.pattern_stand_in(3, 2, seed=0)
+    data = ImageData(tx, ty, vx, vy, classes=C10.STAND_IN_CLASSES, source="fallback", name="테스트")
     args = L03.build_parser().parse_args(["--quick"])
     result = L03.imagenet_transfer(data, args, torch.device("cpu"), few_per_class=2, epochs=1)
     assert 0.0 <= result["transfer_accuracy"] <= 1.0 and 0.0 <= result["scratch_accuracy"] <= 1.0
     assert result["transfer_classes"] == 10
 
 
-# 6. 잘못된 옵션과 없는 데이터 ------------------------------------------------------------
+# 7. 잘못된 옵션과 없는 데이터 ------------------------------------------------------------
 def test_bad_widths_and_missing_data(empty_data_dir, tmp_path, capsys):
     assert run_main(L03, ["--quick", "--widths", "64,abc", "--out-dir", str(tmp_path)]) == 2
     assert "--widths 는 쉼표로 구분한 양의 정수 3개" in capsys.readouterr().err
@@ -271,20 +350,55 @@ def test_decode_jpegs_matches_pixels_and_names_a_corrupt_file(tmp_path):
     good = tmp_path / "좋은.png"  # 무손실 형식이라 픽셀을 그대로 비교할 수 있음
     pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(good)
-    decoded = L03.decode_jpegs([good])
+    decoded = C10.decode_jpegs([good])
     assert decoded.shape == (1, 3, 32, 32) and decoded.dtype == torch.uint8
     assert torch.equal(decoded[0].permute(1, 2, 0), torch.from_numpy(pixels))
     broken = tmp_path / "깨진.jpg"
     broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
-    with pytest.raises(L03.CourseError, match="깨진.jpg"):
-        L03.decode_jpegs([good, broken])
+    with pytest.raises(CourseError, match="깨진.jpg"):
+        C10.decode_jpegs([good, broken])
+
+
+def test_download_extracts_the_verified_archive_safely(tmp_path, monkeypatch):
+    """download(root): md5 를 확인한 tar.gz 를 utils.archives.safe_extract 로 풉니다 (네트워크 없이 흉내)."""
+    from torchvision.datasets import CIFAR10
+
+    def fake_fetch(urls, dest, checksum):
+        assert urls == [CIFAR10.url] and checksum == CIFAR10.tgz_md5
+        with tarfile.open(dest, "w:gz") as tf:
+            for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+                info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+                info.size = 3
+                tf.addfile(info, io.BytesIO(b"abc"))
+        return True
+
+    monkeypatch.setattr(C10, "fetch_verified", fake_fetch)
+    assert C10.download(tmp_path) and C10.official_present(tmp_path)
+    monkeypatch.setattr(C10, "fetch_verified", lambda *a: (_ for _ in ()).throw(AssertionError("다시 받으면 안 됨")))
+    assert C10.download(tmp_path)   # 이미 있으면 내려받지 않음
+
+
+def test_download_refuses_an_archive_that_escapes(tmp_path, monkeypatch):
+    def evil_fetch(urls, dest, checksum):
+        with tarfile.open(dest, "w:gz") as tf:
+            info = tarfile.TarInfo("../밖.txt")
+            info.size = 1
+            tf.addfile(info, io.BytesIO(b"x"))
+        return True
+
+    monkeypatch.setattr(C10, "fetch_verified", evil_fetch)
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(CourseError, match="위험한 항목"):
+        C10.download(root)
+    assert not (tmp_path / "밖.txt").exists()
 
 
 def write_jpeg_folder(root, seed: int) -> None:
     """root/cifar10/{train,test}/<클래스>/0.jpg: 클래스마다 무작위 JPEG 한 장씩 (prepare.py 와 같은 배치)."""
     rng = np.random.default_rng(seed)
     for split in ["train", "test"]:
-        for name in L03.CLASSES_EN:
+        for name in C10.CLASSES_EN:
             (root / "cifar10" / split / name).mkdir(parents=True)
             Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
                 root / "cifar10" / split / name / "0.jpg")
@@ -293,14 +407,14 @@ def write_jpeg_folder(root, seed: int) -> None:
 def test_jpeg_cache_is_reused_and_a_corrupt_cache_is_ignored(tmp_path, capsys):
     write_jpeg_folder(tmp_path, seed=0)
     cache_dir = tmp_path / "캐시"
-    first = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    first = C10.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "캐시" not in capsys.readouterr().out
-    second = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    second = C10.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "디코딩해 둔 캐시를 씁니다" in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     for cache in cache_dir.glob("*.pt"):
         cache.write_bytes(b"broken")
-    third = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    third = C10.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "캐시를 씁니다" not in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(first, third))
 
@@ -309,14 +423,14 @@ def test_jpeg_cache_notices_a_replaced_file(tmp_path, capsys):
     """파일 수가 같아도 내용(크기·수정 시각)이 바뀌면 옛 캐시를 쓰지 않고 다시 디코딩합니다."""
     write_jpeg_folder(tmp_path, seed=1)
     cache_dir = tmp_path / "cache"
-    L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    C10.read_jpeg_folder(tmp_path, None, cache_dir)
     replaced = tmp_path / "cifar10" / "train" / "cat" / "0.jpg"
     new_pixels = np.full((32, 32, 3), 200, dtype=np.uint8)
     Image.fromarray(new_pixels).save(replaced, quality=100)
     capsys.readouterr()
-    train_x, train_y, _, _ = L03.read_jpeg_folder(tmp_path, None, cache_dir)
+    train_x, train_y, _, _ = C10.read_jpeg_folder(tmp_path, None, cache_dir)
     assert "캐시를 씁니다" not in capsys.readouterr().out
-    cat = L03.CLASSES_EN.index("cat")
+    cat = C10.CLASSES_EN.index("cat")
     assert abs(train_x[train_y == cat].float().mean().item() - 200) < 2
 
 
