@@ -1,41 +1,37 @@
-"""07. GAN 이미지 생성 (CelebA 얼굴): 생성자와 판별자, 적대적 학습, 모드 붕괴, 잠재 공간
+# %% [markdown]
+# # 07. GAN 이미지 생성 — 생성자와 판별자, 적대적 학습, 모드 붕괴, 잠재 공간 (CelebA 얼굴)
+#
+# **학습 목표**
+# - 생성자(generator)와 판별자(discriminator)를 DCGAN 구조(전치 합성곱, 배치 정규화, 논문의 가중치 초기화)로
+#   만들고, 두 네트워크가 서로 경쟁하는 적대적 학습(adversarial training)의 한 단계를 직접 씁니다.
+# - 미니맥스(minimax) 목표와 '포화되지 않는(non-saturating)' 생성자 손실이 왜 필요한지 그래디언트로 확인합니다.
+# - 모드 붕괴(mode collapse)를 2차원 장난감 데이터(원 위의 가우시안 8개)에서 눈으로 보고,
+#   해결책 하나(미니배치 표준편차)와 같은 조건에서 비교합니다.
+# - 잠재 공간(latent space)을 걸어 봅니다: 선형/구면 보간, 잠재 벡터 산술, 온도(truncation)의 효과.
+# - 생성 품질을 정직하게 잽니다: FID(가능할 때) 또는 최근접 이웃 거리 비율 `nn_ratio`.
+#
+# **데이터셋**: CelebA 얼굴 6,000장 (64×64, 정렬된 얼굴; `DL_DATA_DIR/celeba64/faces/*.jpg` 와 `list.csv`).
+# `list.csv` 의 `source_split` 이 test 인 600장은 학습에 쓰지 않고 `nn_ratio` 의 기준으로 남겨 둡니다.
+# 공식 CelebA(`celeba/img_align_celeba`)가 있으면 그것을, `--image-dir` 로 아무 이미지 폴더나 쓸 수도 있습니다.
+# 데이터가 없으면 큰 안내와 함께 scikit-learn 의 손글씨 숫자(8×8)를 32×32 로 키운 대체 데이터로 흐름만 보여 줍니다
+# (`utils/datasets/celeba.py`). CelebA 는 비상업적 연구 목적으로만 쓸 수 있습니다 (Liu et al., ICCV 2015).
+#
+# **핵심 개념**: 생성자 · 판별자 · 적대적 학습 · 미니맥스 / non-saturating 손실 · 전치 합성곱 · 배치 정규화 ·
+# 모드 붕괴 · 미니배치 표준편차 · 잠재 공간 · 선형/구면 보간(slerp) · 온도(truncation) · FID · 최근접 이웃 거리 비율
+#
+# **실행 방법**
+# ```
+# python 07_gan_image_generation.py                   # 전체 (CelebA 5,400장으로 학습)
+# python 07_gan_image_generation.py --quick           # 몇 초짜리 흐름 확인
+# python 07_gan_image_generation.py --resume          # 중단된 학습 이어서 (같은 --epochs·--width 로)
+# python 07_gan_image_generation.py --image-dir 내사진폴더 --epochs 30
+# python 07_gan_image_generation.py --epochs 40 --width 32   # 더 가벼운 네트워크로 더 오래
+# ```
+# 노트북(`notebooks/07_gan_image_generation.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
+#
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 25~30분 (DCGAN 학습이 대부분), `--quick` 약 10초.
 
-학습 목표
-    - 생성자(generator)와 판별자(discriminator)를 DCGAN 구조(전치 합성곱, 배치 정규화,
-      논문의 가중치 초기화)로 만들고, 두 네트워크가 서로 경쟁하는 적대적 학습(adversarial training)을
-      직접 한 번의 학습 루프로 써 봅니다.
-    - 미니맥스(minimax) 목표와 '포화되지 않는(non-saturating)' 생성자 손실이 왜 필요한지 이해합니다.
-    - 모드 붕괴(mode collapse)를 2차원 장난감 데이터(원 위의 가우시안 8개)에서 눈으로 보고,
-      해결책 하나(미니배치 표준편차)와 같은 조건에서 비교합니다.
-    - 잠재 공간(latent space)을 걸어 봅니다: 선형/구면 보간, 잠재 벡터 산술, 온도(truncation)의 효과.
-    - 생성 품질을 정직하게 잽니다: FID(가능할 때) 또는 최근접 이웃 거리 비율 nn_ratio.
-
-데이터셋
-    CelebA 얼굴 6,000장(64×64, 정렬된 얼굴; DL_DATA_DIR/celeba64/faces/*.jpg 와 list.csv).
-    list.csv 의 source_split 이 test 인 600장은 학습에 쓰지 않고 nn_ratio 의 기준으로 남겨 둡니다.
-    공식 CelebA(img_align_celeba, torchvision 배치)가 있으면 그것을, --image-dir 로 아무 이미지 폴더나
-    쓸 수도 있습니다. 데이터가 없으면 큰 안내와 함께 scikit-learn 에 들어 있는 손글씨 숫자(8×8)를
-    32×32 로 키운 대체 데이터로 흐름만 보여 줍니다.
-    CelebA 는 비상업적 연구 목적으로만 쓸 수 있습니다 (Liu et al., ICCV 2015).
-
-핵심 개념
-    생성자 · 판별자 · 적대적 학습 · 미니맥스 / non-saturating 손실 · 전치 합성곱 · 배치 정규화 ·
-    모드 붕괴 · 미니배치 표준편차 · 잠재 공간 · 선형/구면 보간(slerp) · 온도(truncation) ·
-    FID · 최근접 이웃 거리 비율(nn_ratio)
-
-실행 방법
-    python 07_gan_image_generation.py                   # 전체 (CelebA 5,400장으로 학습)
-    python 07_gan_image_generation.py --quick           # 몇 초짜리 흐름 확인
-    python 07_gan_image_generation.py --resume          # 중단된 학습 이어서
-    python 07_gan_image_generation.py --image-dir 내사진폴더 --epochs 30
-    python 07_gan_image_generation.py --epochs 40 --width 32   # 더 가벼운 네트워크로 더 오래
-
-예상 시간 (실측은 docs/RESULTS.md)
-    2코어 CPU: 전체 약 25~30분 (DCGAN 학습이 대부분), --quick 약 10초.
-"""
-from __future__ import annotations
-
-import csv
+# %%
 import importlib.util
 import math
 import time
@@ -44,172 +40,85 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
-from tqdm.auto import tqdm
 
-from utils.data_utils import (TensorBatches, collect_image_paths, fetch_hub_weights, locate_dataset,
-                              read_image, resolve_data_dir)
-from utils.model_utils import (CourseError, count_parameters, lesson_main, load_checkpoint, make_parser,
-                               positive_int, save_checkpoint, start_run)
+from utils.chapter import section, start_chapter
+from utils.data_utils import TensorBatches, fetch_hub_weights
+from utils.datasets import celeba
+from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, fit, load_checkpoint,
+                               make_parser, positive_int)
 from utils.visualization import new_figure, plot_image_grid, save_figure
 
+# %% tags=["parameters"]
+QUICK = False      # True: 얼굴 96장·폭 16·1에폭으로 몇 초 만에 흐름만 확인
+DATA_DIR = None    # 데이터 루트 (None: 환경 변수 DL_DATA_DIR, 없으면 ./data)
+OUT_DIR = "runs"   # 그림·체크포인트·metrics.json 을 둘 곳
+
+# %% [markdown]
+# 실행 설정: 스크립트로 실행하면 명령행 옵션(`--quick`, `--width`, `--image-dir` …)을, 노트북에서는 위 매개변수 셀을 씁니다.
+# 시드를 고정하고 장치(CPU/GPU)와 결과 폴더를 정합니다.
+
+# %%
 LESSON = "07_gan_image_generation"
-IMAGE_SIZE = 64
-LATENT_DIM = 100
-QUICK_TRAIN, QUICK_TEST = 96, 32       # --quick 에서 읽는 얼굴 수 (전체를 디코딩하지 않음)
-CELEBA_MANUAL_STEPS = (
-    "공식 CelebA 는 Google Drive 에서 내려받는데, 하루 내려받기 한도 때문에 자주 실패합니다.\n"
-    "       직접 받으려면: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html → 'Align&Cropped Images' 의\n"
-    "       img_align_celeba.zip 을 받아 <데이터 루트>/celeba/img_align_celeba/ 에 풀어 두세요.")
+IMAGE_SIZE = celeba.IMAGE_SIZE   # 64×64
+LATENT_DIM = 100                 # 잠재 벡터 z 의 차원 (DCGAN 논문)
+RING_STEPS, RING_STEPS_QUICK = 6000, 300   # 모드 붕괴 실험(6절)의 단계 수. 측정: 한 번 학습에 20~30초 (2코어 CPU)
 
 
-# ---------------------------------------------------------------------------
-# 1. 데이터: 얼굴 폴더를 한 번만 디코딩해 uint8 텐서(N,3,64,64)로
-# ---------------------------------------------------------------------------
-def celeba64_dir(root: Path) -> Path:
-    return root / "celeba64"
+def build_parser():
+    p = make_parser(f"{LESSON}.py", "DCGAN 으로 얼굴 생성, 모드 붕괴, 잠재 공간, 품질 측정",
+                    epochs=18, batch_size=64, lr=2e-4)
+    p.add_argument("--image-dir", default=None, help="CelebA 대신 학습할 이미지 폴더 (정사각형으로 잘라 64×64)")
+    p.add_argument("--width", type=int, default=64, choices=[16, 32, 48, 64],
+                   help="DCGAN 채널 폭 (기본 64 = 논문; 32 는 약 4배 빠름)")
+    p.add_argument("--ring-steps", type=positive_int, default=None,
+                   help=f"모드 붕괴 실험의 학습 단계 수 (기본 {RING_STEPS}, --quick {RING_STEPS_QUICK})")
+    add_threads_option(p)
+    return p
 
+# %%
+if __name__ == "__main__":
+    args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR)
 
-def official_celeba_dir(root: Path) -> Path:
-    return root / "celeba" / "img_align_celeba"
+# %% [markdown]
+# ## 1. 데이터: 얼굴을 한 번만 디코딩해 텐서로
+# 얼굴 사진을 가운데 정사각형으로 잘라 64×64 로 줄이고, uint8 텐서 `(N, 3, 64, 64)` 로 메모리에 둡니다
+# (학습 중에는 디코딩하지 않습니다). 생성자의 마지막 층이 $\tanh$ 라서 출력이 $[-1, 1]$ 이므로,
+# 진짜 이미지도 같은 범위로 옮겨 판별자가 '범위'만 보고 진짜·가짜를 가르지 못하게 합니다: $x \mapsto x/127.5 - 1$.
 
-
-def celeba_present(root: Path) -> bool:
-    return (celeba64_dir(root) / "list.csv").is_file() or official_celeba_dir(root).is_dir()
-
-
-def download_dataset(root: Path) -> bool:
-    """강사용 미리 받기: 공식 CelebA 를 torchvision 으로 받아 봅니다 (Google Drive, 약 1.4GB)."""
-    root = Path(root)
-    if celeba_present(root):
-        return True
-    try:
-        from torchvision.datasets import CelebA
-
-        CelebA(str(root), split="all", target_type="identity", download=True)
-    except Exception as err:  # Google Drive 한도, 오프라인, gdown 없음 등
-        print(f"  CelebA 내려받기 실패: {type(err).__name__}: {err}\n       {CELEBA_MANUAL_STEPS}")
-    return celeba_present(root)
-
-
-def center_square(img, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """가운데를 정사각형으로 자르고 size×size 로 줄여 (3,H,W) uint8 텐서로 (DCGAN 튜토리얼과 같은 전처리)."""
-    from PIL import Image
-
-    w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side))
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.LANCZOS)
-    return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
-
-
-def decode_images(paths: list[Path], desc: str) -> torch.Tensor:
-    """파일 목록을 한 번에 디코딩합니다. 이후 학습은 메모리의 텐서만 씁니다.
-
-    읽을 수 없는 파일(깨진 파일, 이미지가 아닌 파일)은 건너뛰고 몇 개였는지 알립니다.
-    """
-    images, bad = [], []
-    for path in tqdm(paths, desc=desc, leave=False, mininterval=1.0, disable=None):
-        try:
-            images.append(center_square(read_image(path, "RGB")))
-        except CourseError:
-            bad.append(path)
-    if bad:
-        print(f"  [알림] 이미지로 읽을 수 없는 파일 {len(bad)}개를 건너뜁니다 (예: {bad[0]})")
-    if not images:
-        raise CourseError(f"이미지로 읽을 수 있는 파일이 하나도 없습니다 ({len(paths)}개 시도, 예: {paths[0]})")
-    return torch.stack(images)
-
-
-def celeba64_split(root: Path) -> tuple[list[Path], list[Path]]:
-    """list.csv 의 source_split: test 는 평가용(학습에 쓰지 않음), 나머지는 학습용."""
-    folder = celeba64_dir(root)
-    with open(folder / "list.csv", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    train = [folder / "faces" / r["filename"] for r in rows if r["source_split"] != "test"]
-    test = [folder / "faces" / r["filename"] for r in rows if r["source_split"] == "test"]
-    return train, test
-
-
-def holdout_split(paths: list[Path], test_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
-    """목록을 섞어 일부를 평가용으로 떼어 냅니다 (공식 CelebA, --image-dir)."""
-    order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed)).tolist()
-    n_test = max(1, int(len(paths) * test_fraction))
-    return [paths[i] for i in order[n_test:]], [paths[i] for i in order[:n_test]]
-
-
-def shrink(paths: list[Path], n: int, seed: int) -> list[Path]:
-    """--quick: 무작위로 n개만 골라 그 파일들만 디코딩합니다."""
-    if len(paths) <= n:
-        return paths
-    idx = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed))[:n]
-    return [paths[i] for i in sorted(idx.tolist())]
-
-
-def digits_faces_stand_in(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """대체 데이터: scikit-learn 내장 손글씨 숫자(8×8, 1,797장)를 32×32 흑백으로 키운 것."""
-    from sklearn.datasets import load_digits
-
-    x = torch.tensor(load_digits().images, dtype=torch.float32).unsqueeze(1) / 16.0
-    x = F.interpolate(x, size=(24, 24), mode="bilinear", align_corners=False)
-    x = (F.pad(x, (4, 4, 4, 4)).clamp(0, 1) * 255).round().to(torch.uint8)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    x = x[order]
-    return x[300:], x[:300]
-
-
-def load_faces(args) -> dict:
-    """학습/평가 이미지(uint8)와 출처. 순서: --image-dir → celeba64 → 공식 CelebA → 대체 데이터."""
-    if args.image_dir:
-        paths = collect_image_paths([args.image_dir])
-        if args.quick:
-            paths = shrink(paths, QUICK_TRAIN + QUICK_TEST, args.seed)
-        images = decode_images(paths, "이미지 디코딩")
-        if len(images) < 8:
-            raise CourseError(f"--image-dir 에 읽을 수 있는 이미지가 너무 적습니다 ({len(images)}장): "
-                              f"{args.image_dir}\n       GAN 학습에는 수백 장 이상이 좋고, 최소 8장이 필요합니다.")
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))
-        n_test = max(1, len(images) // 10)
-        return {"train": images[order[n_test:]], "test": images[order[:n_test]],
-                "name": f"이미지 폴더 {args.image_dir}", "source": "local"}
-    root = resolve_data_dir(args.data_dir)
-    expected = [str(celeba64_dir(root) / "list.csv"), str(celeba64_dir(root) / "faces/*.jpg"),
-                f"(또는) {official_celeba_dir(root)}/*.jpg"]
-    source = locate_dataset(args, "CelebA", expected, present=lambda: celeba_present(root),
-                            download=lambda: download_dataset(root))
-    if source == "fallback":
-        train_x, test_x = digits_faces_stand_in(args.seed)
-        if args.quick:
-            train_x, test_x = train_x[:QUICK_TRAIN], test_x[:QUICK_TEST]
-        return {"train": train_x, "test": test_x, "name": "손글씨 숫자 대체 데이터 (32×32)",
-                "source": "fallback"}
-    if (celeba64_dir(root) / "list.csv").is_file():
-        train, test = celeba64_split(root)
-        name = "CelebA 얼굴 64×64 (6,000장 표본)"
-    else:
-        all_paths = sorted(official_celeba_dir(root).glob("*.jpg"))[:6000]
-        train, test = holdout_split(all_paths, 0.1, args.seed)
-        name = "CelebA img_align_celeba (앞 6,000장)"
-    if args.quick:
-        train, test = shrink(train, QUICK_TRAIN, args.seed), shrink(test, QUICK_TEST, args.seed)
-    return {"train": decode_images(train, "학습 이미지 디코딩"), "test": decode_images(test, "평가 이미지 디코딩"),
-            "name": name, "source": source}
-
-
+# %%
 def to_model_range(x: torch.Tensor) -> torch.Tensor:
     """uint8 [0,255] → 실수 [-1,1]. 생성자 마지막 층이 tanh 라서 같은 범위로 맞춥니다."""
     return x.float().div(127.5).sub(1.0)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """모델 출력 [-1,1] → 그림·거리 계산용 uint8 [0,255]."""
     return ((x.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-# ---------------------------------------------------------------------------
-# 2. DCGAN: 생성자와 판별자 (Radford et al., 2016)
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("1. 데이터")
+    data = celeba.load(args)
+    train_x, test_x = data["train"], data["test"]
+    channels, size = train_x.shape[1], train_x.shape[2]
+    print(f"  {data['name']}: 학습 {len(train_x):,}장, 평가(nn_ratio 기준) {len(test_x):,}장, "
+          f"모양 {tuple(train_x.shape[1:])}")
+    x = to_model_range(train_x[:64])
+    print(f"  uint8 {train_x.dtype} [0, 255] → 모델 입력 [{x.min():.2f}, {x.max():.2f}] (생성자의 tanh 범위와 같게)")
+    plot_image_grid(train_x[:16], [""] * 16, run.path("real_samples.png"), title="진짜 학습 이미지", ncols=8)
+
+# %% [markdown]
+# ## 2. 생성자와 판별자 (DCGAN, Radford et al., 2016)
+# - **생성자** $G$: 잠재 벡터 $z \sim \mathcal{N}(0, I)$ (100차원) → 이미지. stride 2 전치 합성곱(ConvTranspose2d)으로
+#   $4 \to 8 \to 16 \to 32 \to 64$ 로 키웁니다. 마지막 층 빼고 배치 정규화 + ReLU, 출력은 $\tanh$.
+# - **판별자** $D$: 이미지 → '진짜일 로짓' 하나. stride 2 합성곱으로 $64 \to 32 \to 16 \to 8 \to 4$ 로 줄입니다.
+#   활성화는 LeakyReLU(0.2): 음수 쪽에도 그래디언트가 흘러야 생성자가 배울 신호를 받습니다.
+# - 초기화(논문): 합성곱 가중치 $\mathcal{N}(0, 0.02)$, 배치 정규화 감마 $\mathcal{N}(1, 0.02)$·베타 0.
+
+# %%
 class Generator(nn.Module):
     """잠재 벡터 z(100차원) → 이미지. 전치 합성곱(ConvTranspose2d)으로 4→8→16→32→64 로 키웁니다.
 
@@ -292,9 +201,24 @@ def describe_models(generator: nn.Module, discriminator: nn.Module, image_shape:
     print_shapes("[판별자] 이미지 → 진짜일 로짓", discriminator, torch.zeros(2, *image_shape), nn.Conv2d)
 
 
-# ---------------------------------------------------------------------------
-# 3. 적대적 목표: 미니맥스와 non-saturating 생성자 손실
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("2. 생성자와 판별자 (DCGAN)")
+    width = 16 if args.quick else args.width
+    generator, discriminator = build_dcgan(channels, size, width)
+    describe_models(generator, discriminator, (channels, size, size))
+    generator.to(run.device)
+    discriminator.to(run.device)
+
+# %% [markdown]
+# ## 3. 적대적 목표: 미니맥스와 non-saturating 생성자 손실
+# 원래 목표는 두 사람의 게임입니다:
+# $$\min_G \max_D \; \mathbb{E}_x[\log D(x)] + \mathbb{E}_z[\log(1 - D(G(z)))]$$
+# 판별자는 진짜에 1, 가짜에 0 을 내도록 이 식을 최대화합니다. 생성자가 $\log(1 - D(G(z)))$ 를 그대로 최소화하면
+# 학습 초기(가짜가 티 나서 $D(G(z)) \approx 0$)에 그래디언트가 거의 0 이 되므로, 대신 $-\log D(G(z))$ 를 최소화합니다.
+# 로짓 $s$ 에 대해 $-\log\sigma(s) = \mathrm{softplus}(-s)$ 이므로 수치적으로 안전하게 쓸 수 있습니다.
+
+# %%
 # 원래 목표(미니맥스):  min_G max_D  E[log D(x)] + E[log(1 - D(G(z)))]
 # - 판별자는 진짜 x 에는 D=1, 가짜 G(z) 에는 D=0 을 내도록 위 식을 '최대화'합니다.
 # - 생성자가 log(1 - D(G(z))) 를 '최소화'하면, 학습 초기(가짜가 티 나서 D(G(z))≈0)에는
@@ -314,8 +238,8 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 def generator_gradients(d_fake: float) -> tuple[float, float]:
     """판별자가 가짜에 준 확률 D(G(z)) 에서, 두 생성자 손실을 로짓으로 미분한 값 (미니맥스, non-saturating).
 
-    미니맥스 log(1 - σ(s)) 의 기울기는 -D(G(z)) 라서 가짜가 티 날수록(≈0) 사라지고,
-    non-saturating -log σ(s) 의 기울기는 -(1 - D(G(z))) 라서 그때 가장 큽니다.
+    미니맥스 log(1 - σ(s)) 의 그래디언트는 -D(G(z)) 라서 가짜가 티 날수록(≈0) 사라지고,
+    non-saturating -log σ(s) 의 그래디언트는 -(1 - D(G(z))) 라서 그때 가장 큽니다.
     """
     logit = torch.logit(torch.tensor(d_fake, dtype=torch.float64)).requires_grad_()
     minimax, = torch.autograd.grad(-F.softplus(logit), logit)          # log(1 - σ(s)) = -softplus(s)
@@ -326,12 +250,29 @@ def generator_gradients(d_fake: float) -> tuple[float, float]:
 def explain_objective() -> None:
     print("  판별자 D: log D(x) + log(1 - D(G(z))) 를 최대화 (진짜 → 1, 가짜 → 0 으로 맞히기)")
     print("  생성자 G: 원래 미니맥스는 log(1 - D(G(z))) 를 최소화, 실제로는 -log D(G(z)) 를 최소화(non-saturating)")
-    print("  두 손실의 기울기(로짓에 대해): 학습 초기처럼 D(G(z)) 가 0 에 가까우면 미니맥스 쪽은 거의 0 입니다")
+    print("  두 손실의 그래디언트(로짓에 대해): 학습 초기처럼 D(G(z)) 가 0 에 가까우면 미니맥스 쪽은 거의 0 입니다")
     for d_fake in (0.001, 0.1, 0.5, 0.9):
         minimax, non_saturating = generator_gradients(d_fake)
         print(f"    D(G(z)) = {d_fake:<5}  미니맥스 {minimax:+.3f}   non-saturating {non_saturating:+.3f}")
 
 
+# %%
+if __name__ == "__main__":
+    section("3. 적대적 목표: 미니맥스와 non-saturating 생성자 손실")
+    explain_objective()
+
+# %% [markdown]
+# ## 4. 적대적 학습: 판별자 한 번, 생성자 한 번을 번갈아
+# 한 단계는 두 번의 갱신입니다.
+# 1. **판별자**: 진짜 배치와 가짜 배치 $G(z)$ 로 $-[\log D(x) + \log(1 - D(G(z)))]$ 를 줄입니다.
+#    가짜는 `detach()` 해서 그래디언트가 생성자로 흘러가지 않게 합니다.
+# 2. **생성자**: 방금 갱신된 판별자를 속이도록 $-\log D(G(z))$ 를 줄입니다.
+#
+# 옵티마이저는 논문대로 Adam(학습률 $2\times10^{-4}$, $\beta_1 = 0.5$). 이 한 단계를 `fit` 에 넘기면 에폭 반복·체크포인트·
+# `--resume` 은 `fit` 이 맡습니다. 에폭마다 **고정된 잠재 벡터 64개**로 격자 그림을 남겨, 같은 $z$ 가 얼굴이 되어 가는
+# 과정을 GIF 로 봅니다. 격자는 평가 모드(배치 정규화가 학습 중 모은 평균·분산 사용)로 만듭니다.
+
+# %%
 def sample_latent(n: int, latent_dim: int, device=None, temperature: float = 1.0) -> torch.Tensor:
     """z ~ N(0, I). temperature(<1)로 줄이면 평균 근처만 뽑아 품질↑·다양성↓ (truncation 과 같은 생각)."""
     return torch.randn(n, latent_dim, device=device) * temperature
@@ -340,7 +281,7 @@ def sample_latent(n: int, latent_dim: int, device=None, temperature: float = 1.0
 def train_step(generator, discriminator, real, opt_g, opt_d) -> dict:
     """적대적 학습 한 단계: (1) 판별자 한 번 갱신 → (2) 생성자 한 번 갱신.
 
-    DCGAN 얼굴과 2차원 장난감 GAN 이 이 함수 하나를 함께 씁니다.
+    DCGAN 얼굴과 2차원 장난감 GAN(5절)이 이 함수 하나를 함께 씁니다.
     """
     z = sample_latent(len(real), generator.latent_dim, real.device)
     fake = generator(z)
@@ -366,19 +307,6 @@ def make_optimizers(generator, discriminator, lr: float):
             torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999)))
 
 
-# ---------------------------------------------------------------------------
-# 4. 학습 루프: 에폭마다 고정 잠재 벡터의 격자, 원자적 체크포인트, --resume
-# ---------------------------------------------------------------------------
-def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
-    """(N,C,H,W) [-1,1] → 한 장의 (H',W',3) uint8 격자 (GIF 프레임·PNG 용)."""
-    from torchvision.utils import make_grid
-
-    grid = make_grid(to_uint8(images), nrow=nrow, padding=2, pad_value=255)
-    if grid.shape[0] == 1:
-        grid = grid.expand(3, -1, -1)
-    return grid.permute(1, 2, 0).numpy()
-
-
 @torch.no_grad()
 def generate(generator, z: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
     """평가 모드(배치 정규화가 학습 중 모은 평균·분산 사용)로 이미지를 만듭니다."""
@@ -389,69 +317,86 @@ def generate(generator, z: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
     return out
 
 
-def save_epoch_grid(generator, fixed_z, path: Path) -> None:
-    from PIL import Image
+def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+    """(N,C,H,W) [-1,1] → 한 장의 (H',W',3) uint8 격자 (GIF 프레임·PNG 용)."""
+    from torchvision.utils import make_grid
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(generate(generator, fixed_z))).save(path)
+    grid = make_grid(to_uint8(images), nrow=nrow, padding=2, pad_value=255)
+    if grid.shape[0] == 1:
+        grid = grid.expand(3, -1, -1)
+    return grid.permute(1, 2, 0).numpy()
 
 
-def train_gan(generator, discriminator, batches, opt_g, opt_d, device, epochs: int, run, fixed_z,
-              resume: bool) -> dict:
-    """DCGAN 학습. 반복(iteration)마다 손실과 D(x)·D(G(z))를, 에폭마다 격자와 체크포인트를 남깁니다."""
-    history = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "epoch_seconds": []}
-    start_epoch = 0
-    if resume and run.checkpoint_path.exists():
-        state = load_checkpoint(run.checkpoint_path, map_location=device)
-        try:
-            generator.load_state_dict(state["generator"])
-            discriminator.load_state_dict(state["discriminator"])
-        except RuntimeError:
-            raise CourseError(f"체크포인트의 네트워크 모양이 지금 설정과 다릅니다: {run.checkpoint_path}\n"
-                              "       저장할 때와 같은 --width·데이터로 이어서 학습하거나, --resume 없이 새로 시작하세요."
-                              ) from None
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        fixed_z.copy_(state["fixed_z"])
-        torch.set_rng_state(state["rng"])
-        history, start_epoch = state["history"], state["epoch"]
-        run.previous_seconds, run.started = state["elapsed"], time.perf_counter()
-        print(f"[이어서 학습] {run.checkpoint_path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
-    elif resume:
-        print(f"[알림] 체크포인트가 없어 처음부터 학습합니다: {run.checkpoint_path}")
-    if start_epoch == 0:   # 이전 실행이 남긴 격자가 GIF 에 섞이지 않도록
-        for old in run.path("grids").glob("epoch_*.png"):
+STAT_LABELS = {"train_d_loss": "D 손실", "train_g_loss": "G 손실", "train_d_real": "D(x)",
+               "train_d_fake": "D(G(z))", "iterations": None}
+
+
+def can_resume(run, config: dict, fixed_z: torch.Tensor) -> bool:
+    """--resume 의 경계 검사: 체크포인트의 네트워크 설정이 지금과 같을 때만 이어서 학습합니다 (나머지는 fit 이 읽음)."""
+    state = load_checkpoint(run.checkpoint_path)
+    if state.get("config") != config:
+        raise CourseError(f"체크포인트의 네트워크 모양이 지금 설정과 다릅니다: {run.checkpoint_path}\n"
+                          "       저장할 때와 같은 --width·데이터로 이어서 학습하거나, --resume 없이 새로 시작하세요.")
+    fixed_z.copy_(state["fixed_z"])
+    return True
+
+
+def train_gan(generator, discriminator, batches, epochs: int, lr: float, run, fixed_z, config: dict,
+              resume: bool = False) -> dict:
+    """DCGAN 학습: 한 단계(train_step)는 이 장의 것, 에폭 반복·체크포인트·--resume 은 fit 이 맡습니다.
+
+    반복마다 손실과 D(x)·D(G(z))를 history["iterations"] 에, 에폭마다 고정 잠재 벡터의 격자 그림을 남깁니다.
+    """
+    opt_g, opt_d = make_optimizers(generator, discriminator, lr)
+    grids = run.path("grids")
+    grids.mkdir(exist_ok=True)
+    if not (resume and run.checkpoint_path.is_file() and can_resume(run, config, fixed_z)):
+        for old in grids.glob("epoch_*.png"):   # 이전 실행이 남긴 격자가 GIF 에 섞이지 않도록
             old.unlink()
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        bar = tqdm(batches, desc=f"에폭 {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, mininterval=1.0,
-                   disable=None)
-        for real, _ in bar:
-            stats = train_step(generator, discriminator, real.to(device), opt_g, opt_d)
-            for key, value in stats.items():
-                history[key].append(value)
-            bar.set_postfix(D손실=f"{stats['d_loss']:.2f}", G손실=f"{stats['g_loss']:.2f}")
-        history["epoch_seconds"].append(time.perf_counter() - t0)
-        n = len(batches)
-        mean = {k: float(np.mean(history[k][-n:])) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-        print(f"  에폭 {epoch + 1:>2}/{epochs}  D 손실 {mean['d_loss']:.3f}  G 손실 {mean['g_loss']:.3f}  "
-              f"D(x) {mean['d_real']:.2f}  D(G(z)) {mean['d_fake']:.2f}  ({history['epoch_seconds'][-1]:.0f}초)")
-        save_epoch_grid(generator, fixed_z, run.path(f"grids/epoch_{epoch + 1:03d}.png"))
-        save_checkpoint({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                         "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "fixed_z": fixed_z.cpu(),
-                         "rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,
-                         "elapsed": run.elapsed()}, run.checkpoint_path)
-    return history
+    this_epoch = []
+
+    def step(batch) -> dict:
+        this_epoch.append(train_step(generator, discriminator, batch[0].to(run.device), opt_g, opt_d))
+        return this_epoch[-1]
+
+    def end_of_epoch(epoch: int, history: dict) -> dict:
+        Image.fromarray(image_grid(generate(generator, fixed_z))).save(grids / f"epoch_{epoch + 1:03d}.png")
+        iterations = {key: [s[key] for s in this_epoch] for key in this_epoch[0]}
+        this_epoch.clear()
+        return {"iterations": iterations}
+
+    return fit(nn.ModuleDict({"generator": generator, "discriminator": discriminator}), batches, None, None,
+               {"generator": opt_g, "discriminator": opt_d}, run.device, epochs, train_step=step,
+               on_epoch_end=end_of_epoch, run=run, resume=resume, labels=STAT_LABELS,
+               checkpoint_extra={"config": config, "fixed_z": fixed_z.cpu()})
 
 
+# %%
+if __name__ == "__main__":
+    section("4. 적대적 학습: 판별자 한 번, 생성자 한 번을 번갈아")
+    epochs = 1 if args.quick else args.epochs
+    batches = TensorBatches(train_x, torch.zeros(len(train_x)), args.batch_size, shuffle=True,
+                            transform=to_model_range, seed=args.seed)
+    fixed_z = sample_latent(64, LATENT_DIM, run.device)
+    t0 = time.perf_counter()
+    with cpu_threads(args.threads):   # 다른 작업이 코어를 모두 쓰고 있으면 1스레드 (같은 값, 덜 기다림)
+        history = train_gan(generator, discriminator, batches, epochs, args.lr, run, fixed_z,
+                            config={"channels": channels, "image_size": size, "width": width}, resume=args.resume)
+    images_per_second = len(train_x) * len(history["epoch_seconds"]) / max(sum(history["epoch_seconds"]), 1e-9)
+    print(f"  학습 속도: 초당 약 {images_per_second:.0f}장 (이번 실행 {time.perf_counter() - t0:.0f}초)")
+
+# %% [markdown]
+# ## 5. 학습 과정 보기: 손실 곡선과 GIF
+# GAN 의 손실은 분류기처럼 꾸준히 내려가지 않습니다. 두 네트워크가 서로의 목표를 움직이기 때문입니다.
+# 판별자가 진짜에 준 확률 $D(x)$ 와 가짜에 준 확률 $D(G(z))$ 가 0 이나 1 로 붙어 버리지 않고 그 사이에서
+# 오가는 것이 '균형이 유지되고 있다'는 신호입니다. 반복마다 출렁이므로 이동 평균으로 추세를 봅니다.
+
+# %%
 def save_training_gif(grid_dir: Path, path: Path, seconds_per_frame: float = 0.5) -> int:
     """에폭별 격자 PNG 들을 움직이는 GIF 하나로 (같은 z 가 얼굴이 되어 가는 과정)."""
-    from PIL import Image
-
     frames = [Image.open(p).convert("RGB") for p in sorted(grid_dir.glob("epoch_*.png"))]
     if frames:
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(seconds_per_frame * 1000),
-                       loop=0)
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(seconds_per_frame * 1000), loop=0)
     return len(frames)
 
 
@@ -462,15 +407,21 @@ def smooth(values: list[float], window: int) -> np.ndarray:
     return np.convolve(v, np.ones(window) / window, mode="valid")
 
 
+def per_iteration(history: dict) -> dict:
+    """fit 의 history 에서 반복별 기록을 에폭 순서대로 이어 붙입니다."""
+    return {key: [v for epoch in history["iterations"] for v in epoch[key]] for key in history["iterations"][0]}
+
+
 def plot_gan_history(history: dict, path: Path) -> Path:
+    steps = per_iteration(history)
     fig, axes = new_figure(ncols=2, size=(6, 4))
-    window = max(1, len(history["d_loss"]) // 50)
-    iters_per_epoch = len(history["d_loss"]) / max(len(history["epoch_seconds"]), 1)
+    window = max(1, len(steps["d_loss"]) // 50)
+    iters_per_epoch = len(steps["d_loss"]) / max(len(history["epoch_seconds"]), 1)
     for ax, keys, names, title in [
         (axes[0, 0], ("d_loss", "g_loss"), ("판별자 손실", "생성자 손실"), "손실 (이동 평균)"),
         (axes[0, 1], ("d_real", "d_fake"), ("D(x): 진짜에 준 확률", "D(G(z)): 가짜에 준 확률"), "판별자의 출력")]:
         for key, name in zip(keys, names):
-            y = smooth(history[key], window)
+            y = smooth(steps[key], window)
             ax.plot((np.arange(len(y)) + window) / iters_per_epoch, y, label=name)
         ax.set_xlabel("에폭")
         ax.set_title(title)
@@ -481,13 +432,31 @@ def plot_gan_history(history: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------------------
-# 5. 모드 붕괴: 원 위의 가우시안 8개 (반지름 2, σ=0.02)
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("5. 학습 과정 보기: 손실 곡선과 GIF")
+    generator.cpu().eval()
+    plot_gan_history(history, run.path("gan_curves.png"))
+    n_frames = save_training_gif(run.path("grids"), run.path("training.gif"))
+    plot_image_grid(to_uint8(generate(generator, fixed_z.cpu())), [""] * len(fixed_z), run.path("final_grid.png"),
+                    title=f"{epochs}에폭 후 생성 이미지 (고정 잠재 벡터 64개)", ncols=8)
+    print(f"  에폭별 격자 {n_frames}장 → {run.path('training.gif')}")
+
+# %% [markdown]
+# ## 6. 모드 붕괴: 원 위의 가우시안 8개
+# 생성자는 판별자를 속이기만 하면 되므로, 진짜 분포의 한 부분(모드)만 잘 흉내 내고 나머지는 버릴 수 있습니다
+# (**모드 붕괴**). 얼굴에서는 눈으로 판단하기 어려우니 답을 아는 2차원 데이터로 봅니다: 반지름 2 인 원 위의
+# 가우시안 8개 ($\sigma = 0.02$). 표본 2,500개에서 가장 가까운 중심까지 $3\sigma$ 안이면 '고품질',
+# 한 모드에 고품질 표본이 전체의 1/32 이상이면 그 모드를 '덮었다'고 셉니다.
+#
+# **해결책: 미니배치 표준편차** (Karras et al., ProGAN 2018). 판별자가 표본 하나만 보면 한곳에 몰린 가짜도 하나하나는
+# 진짜처럼 보입니다. 특성마다 배치 안의 표준편차를 재어 평균한 값을 특성 하나로 덧붙이면, 판별자가 '다양성 부족'을
+# 알아챕니다. 보통 GAN 과 같은 네트워크·옵티마이저·단계 수·시드로 비교하고, 시드 3개의 중앙값을 보고합니다.
+
+# %%
 RING_RADIUS, RING_SIGMA, RING_MODES = 2.0, 0.02, 8
 RING_EVAL_SAMPLES = 2500
 RING_LATENT_DIM = 256   # 언롤드 GAN 논문의 설정: 높은 차원의 잠재 벡터 (2차원이면 보통 GAN 도 붕괴가 잘 드러나지 않음)
-RING_STEPS, RING_STEPS_QUICK = 6000, 300   # 측정: 한 번 학습에 20~30초 (2코어 CPU)
 
 
 def ring_centres() -> torch.Tensor:
@@ -552,7 +521,10 @@ class ToyDiscriminator(nn.Module):
 
 def train_ring_gan(remedy: bool, seed: int, steps: int, lr: float = 1e-3, batch_size: int = 256,
                    snapshots: int = 5) -> dict:
-    """같은 시드·네트워크·옵티마이저·단계 수로 한 번 학습하고, 중간 표본과 최종 점수를 돌려줍니다."""
+    """같은 시드·네트워크·옵티마이저·단계 수로 한 번 학습하고, 중간 표본과 최종 점수를 돌려줍니다.
+
+    데이터를 단계마다 새로 뽑는 작은 실험이라 에폭·체크포인트가 없습니다: 4절의 train_step 을 그대로 부릅니다.
+    """
     torch.manual_seed(seed)
     data_rng = torch.Generator().manual_seed(seed)
     generator, discriminator = ToyGenerator(), ToyDiscriminator(remedy=remedy)
@@ -610,9 +582,29 @@ def plot_mode_collapse(first_seed: dict, summary: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------------------
-# 6. 잠재 공간: 보간, 벡터 산술, 온도
-# ---------------------------------------------------------------------------
+# %%
+if __name__ == "__main__":
+    section("6. 모드 붕괴: 원 위의 가우시안 8개")
+    print("  보통 GAN vs 해결책(미니배치 표준편차: 판별자가 배치 안의 '퍼짐'을 보고 한곳에 몰린 가짜를 알아챔),\n"
+          "  같은 네트워크·옵티마이저·단계 수·시드. 표본 2,500개에서 3σ 안의 고품질 비율과 덮은 모드 수를 셉니다.")
+    ring_steps = args.ring_steps or (RING_STEPS_QUICK if args.quick else RING_STEPS)
+    with cpu_threads(args.threads):
+        demo = mode_collapse_demo(seeds=[args.seed, args.seed + 1, args.seed + 2], steps=ring_steps)
+    plot_mode_collapse(demo["first_seed"], demo["summary"], run.path("mode_collapse.png"))
+    s = demo["summary"]
+    print(f"  중앙값 — 보통 GAN: {s['modes_covered_plain']}/8 모드, 고품질 {s['high_quality_plain']:.1%} | "
+          f"미니배치 표준편차: {s['modes_covered_fixed']}/8 모드, 고품질 {s['high_quality_fixed']:.1%}")
+
+# %% [markdown]
+# ## 7. 잠재 공간: 보간, 벡터 산술, 온도
+# - **보간**: 두 잠재 벡터 사이를 걸으면 얼굴이 부드럽게 바뀝니다. 100차원 가우시안 표본은 길이가 거의 $\sqrt{100}$ 인
+#   구 껍질 위에 있으므로, 선형 보간 $(1-t)z_0 + t z_1$ 의 중간은 원점 쪽으로 짧아져 흐린 '평균 얼굴'이 되기 쉽습니다.
+#   구면 보간(slerp)은 각도 $\omega$ 를 따라 돌아가 길이를 유지합니다:
+#   $\mathrm{slerp}(z_0, z_1; t) = \dfrac{\sin((1-t)\omega)}{\sin\omega} z_0 + \dfrac{\sin(t\omega)}{\sin\omega} z_1$.
+# - **벡터 산술**: 어떤 특징을 가진 표본들의 평균 $z$ 에서 갖지 않은 표본들의 평균 $z$ 를 빼면 그 특징의 방향이 나옵니다.
+# - **온도**: $z$ 에 1 보다 작은 수를 곱하면 평균 근처만 뽑아 품질↑·다양성↓ (truncation 과 같은 생각).
+
+# %%
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """선형 보간. 고차원 가우시안에서는 중간 지점의 길이가 짧아져(원점 쪽) 흐린 평균 얼굴이 되기 쉽습니다."""
     t = t.view(-1, 1)
@@ -625,6 +617,14 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     cos = (z0 @ z1) / (z0.norm() * z1.norm())
     omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def show_image(ax, img: torch.Tensor) -> None:
+    arr = to_uint8(img)
+    ax.imshow(arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy(),
+              cmap="gray" if arr.shape[0] == 1 else None)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def plot_interpolation(generator, z0, z1, path: Path, steps: int = 8) -> Path:
@@ -640,19 +640,11 @@ def plot_interpolation(generator, z0, z1, path: Path, steps: int = 8) -> Path:
     return save_figure(fig, path)
 
 
-def show_image(ax, img: torch.Tensor) -> None:
-    arr = to_uint8(img)
-    ax.imshow(arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy(),
-              cmap="gray" if arr.shape[0] == 1 else None)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def brightness_direction(generator, n: int = 256, k: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """잠재 벡터 산술: 가장 밝은 표본 k개의 평균 z − 가장 어두운 k개의 평균 z = '밝기 방향'.
 
-    라벨 없이도 고른 표본들의 잠재 벡터를 평균하면 그 표본들이 공유하는 특징의 방향이 나옵니다.
-    (얼굴 속성 라벨이 있다면 '웃는 얼굴 평균 − 무표정 평균' 처럼 같은 방법을 씁니다.)
+    레이블 없이도 고른 표본들의 잠재 벡터를 평균하면 그 표본들이 공유하는 특징의 방향이 나옵니다.
+    (얼굴 속성 레이블이 있다면 '웃는 얼굴 평균 − 무표정 평균' 처럼 같은 방법을 씁니다.)
     """
     z = sample_latent(n, generator.latent_dim)
     brightness = generate(generator, z).mean(dim=(1, 2, 3))
@@ -685,20 +677,32 @@ def plot_temperature(generator, path: Path, temperatures=(0.0, 0.4, 0.7, 1.0, 1.
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------------------
-# 7. 품질 측정: FID(가능할 때) 또는 최근접 이웃 거리 비율
-# ---------------------------------------------------------------------------
-# torchmetrics/torch-fidelity 가 쓰는 Inception 가중치 (torch.hub 캐시에 이 이름으로 저장됩니다)
+# %%
+if __name__ == "__main__":
+    section("7. 잠재 공간: 보간, 벡터 산술, 온도")
+    torch.manual_seed(args.seed)
+    z_pair = sample_latent(2, LATENT_DIM)
+    half = torch.tensor([0.5])
+    print(f"  |z0| = {z_pair[0].norm():.2f}, |z1| = {z_pair[1].norm():.2f}, 중간 지점의 길이: "
+          f"선형 {lerp(z_pair[0], z_pair[1], half).norm():.2f}, 구면 {slerp(z_pair[0], z_pair[1], half).norm():.2f}")
+    plot_interpolation(generator, z_pair[0], z_pair[1], run.path("interpolation.png"))
+    plot_latent_arithmetic(generator, run.path("latent_arithmetic.png"))
+    plot_temperature(generator, run.path("temperature.png"))
+
+# %% [markdown]
+# ## 8. 품질 측정: FID 또는 최근접 이웃 거리 비율
+# - **FID**: 사전 학습된 Inception-v3 의 특성(2048차원)을 진짜와 가짜 각각 가우시안으로 보고 두 분포의 거리를 잽니다
+#   (낮을수록 좋음). 패키지와 가중치가 있을 때만 계산하며, 표본이 600장뿐이라 값이 크게 나옵니다.
+# - **nn_ratio**: 생성 이미지 → 가장 가까운 학습 이미지의 거리 평균 ÷ 평가용 진짜 얼굴 → 가장 가까운 학습 이미지의 거리 평균.
+#   ≈1 이면 진짜 새 얼굴만큼 학습 데이터와 떨어져 있고, ≪1 이면 학습 데이터를 베낀 것이며, ≫1 이면 얼굴에서 벗어난 것입니다.
+
+# %%
 FID_WEIGHTS_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-                   "weights-inception-2015-12-05-6726825d.pth")
+                   "weights-inception-2015-12-05-6726825d.pth")   # torchmetrics 가 쓰는 Inception 가중치
 
 
 def fid_unavailable_reason(allow_download: bool) -> str | None:
-    """FID 를 계산할 수 있는지 확인합니다: 패키지가 있고, 가중치가 캐시에 있거나 짧은 시간 안에 받아지는지.
-
-    torchmetrics 가 스스로 받게 두면 오프라인에서 오래 멈출 수 있어, 시간 제한이 있는 내려받기를 먼저 해 둡니다.
-    안 되면 이유를 돌려줍니다.
-    """
+    """FID 패키지와 Inception 가중치(캐시 또는 시간 제한 있는 내려받기)가 있으면 None, 아니면 이유 (오프라인에서 멈추지 않게)."""
     if importlib.util.find_spec("torchmetrics") is None or importlib.util.find_spec("torch_fidelity") is None:
         return "torchmetrics[image] 가 설치되어 있지 않습니다 (pip install 'torchmetrics[image]')"
     reason = fetch_hub_weights(FID_WEIGHTS_URL, allow_download)
@@ -745,81 +749,9 @@ def plot_nearest_pairs(generated: torch.Tensor, train: torch.Tensor, idx: torch.
                            ncols=8)
 
 
-# ---------------------------------------------------------------------------
-# 8. 실행
-# ---------------------------------------------------------------------------
-def build_parser():
-    p = make_parser(f"{LESSON}.py", "DCGAN 으로 얼굴 생성, 모드 붕괴, 잠재 공간, 품질 측정",
-                    epochs=18, batch_size=64, lr=2e-4)
-    p.add_argument("--image-dir", default=None, help="CelebA 대신 학습할 이미지 폴더 (정사각형으로 잘라 64×64)")
-    p.add_argument("--width", type=int, default=64, choices=[16, 32, 48, 64],
-                   help="DCGAN 채널 폭 (기본 64 = 논문; 32 는 약 4배 빠름)")
-    p.add_argument("--ring-steps", type=positive_int, default=None,
-                   help=f"모드 붕괴 실험의 학습 단계 수 (기본 {RING_STEPS}, --quick {RING_STEPS_QUICK})")
-    return p
-
-
-@lesson_main
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    run = start_run(LESSON, args, argv)
-
-    print("\n# 1. 데이터")
-    data = load_faces(args)
-    train_x, test_x = data["train"], data["test"]
-    channels, size = train_x.shape[1], train_x.shape[2]
-    print(f"  {data['name']}: 학습 {len(train_x):,}장, 평가(nn_ratio 기준) {len(test_x):,}장, "
-          f"모양 {tuple(train_x.shape[1:])}")
-    plot_image_grid(train_x[:16], [""] * 16, run.path("real_samples.png"), title="진짜 학습 이미지", ncols=8)
-
-    print("\n# 2. 생성자와 판별자 (DCGAN)")
-    width = 16 if args.quick else args.width
-    generator, discriminator = build_dcgan(channels, size, width)
-    describe_models(generator, discriminator, (channels, size, size))
-    generator.to(run.device)
-    discriminator.to(run.device)
-
-    print("\n# 3. 적대적 목표: 미니맥스와 non-saturating 생성자 손실")
-    explain_objective()
-
-    print("\n# 4. 적대적 학습: 판별자 한 번, 생성자 한 번을 번갈아")
-    epochs = 1 if args.quick else args.epochs
-    batches = TensorBatches(train_x, torch.zeros(len(train_x)), args.batch_size, shuffle=True,
-                            transform=to_model_range, seed=args.seed)
-    opt_g, opt_d = make_optimizers(generator, discriminator, args.lr)
-    fixed_z = sample_latent(64, LATENT_DIM, run.device)
-    t0 = time.perf_counter()
-    history = train_gan(generator, discriminator, batches, opt_g, opt_d, run.device, epochs, run, fixed_z,
-                        args.resume)
-    train_seconds = sum(history["epoch_seconds"])
-    images_per_second = len(train_x) * len(history["epoch_seconds"]) / max(train_seconds, 1e-9)
-    print(f"  학습 속도: 초당 약 {images_per_second:.0f}장 (이번 실행 {time.perf_counter() - t0:.0f}초)")
-    generator.cpu().eval()
-    plot_gan_history(history, run.path("gan_curves.png"))
-    n_frames = save_training_gif(run.path("grids"), run.path("training.gif"))
-    plot_image_grid(to_uint8(generate(generator, fixed_z.cpu())), [""] * len(fixed_z), run.path("final_grid.png"),
-                    title=f"{epochs}에폭 후 생성 이미지 (고정 잠재 벡터 64개)", ncols=8)
-    print(f"  에폭별 격자 {n_frames}장 → {run.path('training.gif')}")
-
-    print("\n# 5. 모드 붕괴: 원 위의 가우시안 8개")
-    print("  보통 GAN vs 해결책(미니배치 표준편차: 판별자가 배치 안의 '퍼짐'을 보고 한곳에 몰린 가짜를 알아챔),\n"
-          "  같은 네트워크·옵티마이저·단계 수·시드. 표본 2,500개에서 3σ 안의 고품질 비율과 덮은 모드 수를 셉니다.")
-    ring_steps = args.ring_steps or (RING_STEPS_QUICK if args.quick else RING_STEPS)
-    demo = mode_collapse_demo(seeds=[args.seed, args.seed + 1, args.seed + 2], steps=ring_steps)
-    plot_mode_collapse(demo["first_seed"], demo["summary"], run.path("mode_collapse.png"))
-    s = demo["summary"]
-    print(f"  중앙값 — 보통 GAN: {s['modes_covered_plain']}/8 모드, 고품질 {s['high_quality_plain']:.1%} | "
-          f"미니배치 표준편차: {s['modes_covered_fixed']}/8 모드, 고품질 {s['high_quality_fixed']:.1%}")
-
-    print("\n# 6. 잠재 공간")
-    torch.manual_seed(args.seed)
-    z_pair = sample_latent(2, LATENT_DIM)
-    plot_interpolation(generator, z_pair[0], z_pair[1], run.path("interpolation.png"))
-    plot_latent_arithmetic(generator, run.path("latent_arithmetic.png"))
-    plot_temperature(generator, run.path("temperature.png"))
-    print("  보간·벡터 산술·온도 그림을 저장했습니다 (interpolation / latent_arithmetic / temperature .png)")
-
-    print("\n# 7. 품질 측정")
+# %%
+if __name__ == "__main__":
+    section("8. 품질 측정: FID 또는 최근접 이웃 거리 비율")
     generated = to_uint8(generate(generator, sample_latent(len(test_x), LATENT_DIM)))
     ratio, idx = nn_ratio(generated, test_x, train_x)
     plot_nearest_pairs(generated, train_x, idx, run.path("nearest_neighbours.png"))
@@ -836,10 +768,13 @@ def main(argv=None):
         print(f"  FID = {metrics['fid']:.2f}  (낮을수록 진짜 분포에 가까움; 표본 {len(test_x)}장이라 크게 나옵니다)")
     else:
         print(f"  [알림] FID 는 계산하지 않았습니다: {reason}\n         대신 nn_ratio 를 보고합니다.")
-
     run.write_metrics(dataset=data["name"], data_source=data["source"], epochs=len(history["epoch_seconds"]),
                       n_train=len(train_x), n_test=len(test_x), metrics=metrics)
 
-
-if __name__ == "__main__":
-    main()
+# %% [markdown]
+# ## 해 보세요
+# - `--width 32 --epochs 40`: 네트워크를 줄이고 더 오래 학습하면 같은 시간에 얼굴이 더 나아지나요? `nn_ratio` 와 GIF 로 비교해 보세요.
+# - `generator_loss` 를 미니맥스 식 $\log(1 - D(G(z)))$ (= `-F.softplus(fake_logits).mean()`) 으로 바꿔 학습해 보세요.
+#   3절의 그래디언트 표가 말한 대로 학습 초기에 생성자가 멈추나요?
+# - `train_ring_gan` 의 `RING_LATENT_DIM` 을 2 로 줄이면 보통 GAN 의 모드 붕괴가 덜 드러납니다. 왜 그럴까요?
+# - `--image-dir` 로 내 사진 폴더(수백 장 이상)를 학습해 보세요. 정사각형으로 잘라 64×64 로 줄여 씁니다.

@@ -1,17 +1,29 @@
-"""07 GAN: 모델 모양·초기화, 손실(라이브러리와 비교), 학습 한 단계, 모드 세기, 보간, 체크포인트, 실행."""
+"""07 GAN: 모델 모양·초기화, 손실(라이브러리와 비교), 학습 한 단계, 원래 코드의 지문, 이어서 학습, 모드 세기,
+보간, 최근접 거리, CelebA 데이터 모듈, 대체 데이터 실행, 잘못된 입력."""
 from __future__ import annotations
 
+import csv
+import json
 import math
+import time
 import urllib.request
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from conftest import lesson, read_metrics, run_main
+from utils.data_utils import TensorBatches
+from utils.datasets import celeba
+from utils.model_utils import CourseError, cpu_threads, load_checkpoint, start_run
 
 L = lesson("07_gan_image_generation")
 NAME = "07_gan_image_generation"
+FINGERPRINT = Path(__file__).parent / "fixtures" / f"{NAME}_fingerprint.json"
 
 
 # --- 모델 ------------------------------------------------------------------
@@ -37,6 +49,13 @@ def test_dcgan_weight_init_statistics():
     assert torch.all(betas == 0)
 
 
+def test_model_range_round_trip():
+    x = torch.tensor([0, 1, 127, 128, 254, 255], dtype=torch.uint8)
+    y = L.to_model_range(x)
+    assert y.min() == -1 and y.max() == 1
+    assert torch.equal(L.to_uint8(y), x)
+
+
 # --- 손실: 손으로 쓴 softplus 식 = PyTorch BCE-with-logits ------------------------
 def test_gan_losses_match_library(monkeypatch):
     torch.manual_seed(0)
@@ -56,7 +75,7 @@ def test_gan_losses_match_library(monkeypatch):
 
 @pytest.mark.parametrize("d_fake", [0.001, 0.1, 0.5, 0.9])
 def test_generator_gradients_show_saturation(d_fake):
-    """미니맥스 손실의 기울기는 -D(G(z)) (초반에 사라짐), non-saturating 은 -(1 - D(G(z)))."""
+    """미니맥스 손실의 그래디언트는 -D(G(z)) (초반에 사라짐), non-saturating 은 -(1 - D(G(z)))."""
     minimax, non_saturating = L.generator_gradients(d_fake)
     assert minimax == pytest.approx(-d_fake, abs=1e-9)
     assert non_saturating == pytest.approx(-(1 - d_fake), abs=1e-9)
@@ -76,6 +95,112 @@ def test_one_training_step_changes_both_networks():
     assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
 
 
+# --- 결과가 바뀌지 않았는지: 원래 코드(c6c022a)의 지문 -----------------------------------
+def test_default_run_first_three_steps_match_the_fingerprint(tmp_path):
+    """기본 전체 실행(폭 64, 배치 64, Adam 2e-4/β1 0.5, 시드 42)의 처음 3단계를 본 학습과 같은 길
+    (시드 → build_dcgan → describe_models → 고정 z → train_gan/fit)로 돌리면 c6c022a 에서 기록한 값과 같아야 합니다.
+
+    데이터만 합성 얼굴(시드 1234의 uint8 3×64×64, 배치 3개)입니다. 버퍼(배치 정규화 통계)까지 봅니다.
+    """
+    fp = json.loads(FINGERPRINT.read_text(encoding="utf-8"))
+    args = L.build_parser().parse_args(["--device", "cpu", "--out-dir", str(tmp_path)])
+    assert (args.width, args.batch_size, args.lr, args.seed) == (fp["width"], fp["batch_size"], 2e-4, 42)
+    run = start_run(NAME, args, [])                                   # 시드 42 (start_chapter 와 같은 준비)
+    images = torch.randint(0, 256, (fp["steps"] * args.batch_size, 3, L.IMAGE_SIZE, L.IMAGE_SIZE),
+                           dtype=torch.uint8, generator=torch.Generator().manual_seed(fp["data_seed"]))
+    generator, discriminator = L.build_dcgan(3, L.IMAGE_SIZE, args.width)
+    L.describe_models(generator, discriminator, (3, L.IMAGE_SIZE, L.IMAGE_SIZE))
+    batches = TensorBatches(images, torch.zeros(len(images)), args.batch_size, shuffle=True,
+                            transform=L.to_model_range, seed=args.seed)
+    fixed_z = L.sample_latent(64, L.LATENT_DIM, run.device)
+    t0 = time.perf_counter()
+    with cpu_threads(None):   # 코어가 바쁘면 1스레드 (이 계산은 스레드 수와 무관하게 같은 값: 1·2스레드로 확인)
+        history = L.train_gan(generator, discriminator, batches, 1, args.lr, run, fixed_z,
+                              config={"channels": 3, "image_size": L.IMAGE_SIZE, "width": args.width})
+    print(f"세 단계 + 격자·체크포인트: {time.perf_counter() - t0:.1f}초")
+
+    def close(got, want):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+    close(fixed_z.sum().item(), fp["fixed_z"]["sum"])
+    steps = L.per_iteration(history)
+    for i, want in enumerate(fp["step_stats"]):
+        for key, value in want.items():
+            close(steps[key][i], value)
+    for prefix, net in (("generator", generator), ("discriminator", discriminator)):
+        state = net.state_dict()
+        assert set(state) == set(fp[prefix])
+        for name, want in fp[prefix].items():
+            flat = state[name].detach().double().flatten()
+            close(flat.sum().item(), want["sum"])
+            close(flat.abs().sum().item(), want["abs_sum"])
+            for got, value in zip(flat[:4].tolist(), want["first4"]):
+                close(got, value)
+
+
+# --- 이어서 학습 (fit 의 체크포인트) --------------------------------------------------
+def _tiny_gan(run, epochs, fixed_z, resume=False, width=8):
+    torch.manual_seed(1)
+    g, d = L.build_dcgan(1, 32, width=width)
+    x = torch.randint(0, 256, (16, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    batches = TensorBatches(x, torch.zeros(16), 8, shuffle=True, transform=L.to_model_range, seed=3)
+    history = L.train_gan(g, d, batches, epochs, 2e-4, run, fixed_z,
+                          config={"channels": 1, "image_size": 32, "width": width}, resume=resume)
+    return g, d, history
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, capsys, monkeypatch):
+    def make_run(name, resume=False):
+        return start_run(NAME, L.build_parser().parse_args(["--out-dir", str(tmp_path / name), "--quick"]
+                                                           + (["--resume"] if resume else [])), [])
+
+    def z():
+        return torch.randn(4, L.LATENT_DIM, generator=torch.Generator().manual_seed(5))
+
+    g_ref, d_ref, h_ref = _tiny_gan(make_run("끊김 없음"), 2, z())
+
+    run = make_run("중단")
+    stale = run.path("grids") / "epoch_009.png"          # 이전의 더 긴 실행이 남긴 격자
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"")
+    real_step, calls = L.train_step, {"n": 0}
+
+    def interrupt_in_second_epoch(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:                               # 에폭 1 = 2단계, 에폭 2의 첫 단계에서 Ctrl+C
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(L, "train_step", interrupt_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_gan(run, 2, z())
+    monkeypatch.undo()
+    assert not stale.exists()                              # 새 학습의 GIF 에 옛 격자가 섞이지 않음
+    assert load_checkpoint(run.checkpoint_path)["epoch"] == 1
+
+    run = make_run("중단", resume=True)
+    g, d, h = _tiny_gan(run, 2, torch.zeros(4, L.LATENT_DIM), resume=True)   # 고정 z 는 체크포인트에서
+    assert "1 에폭 다음부터" in capsys.readouterr().out
+    for a, b in zip([*g.state_dict().values(), *d.state_dict().values()],
+                    [*g_ref.state_dict().values(), *d_ref.state_dict().values()]):
+        assert torch.equal(a, b)
+    assert L.per_iteration(h) == L.per_iteration(h_ref) and len(L.per_iteration(h)["d_loss"]) == 4
+    assert h["train_d_loss"] == pytest.approx(h_ref["train_d_loss"])
+    assert L.save_training_gif(run.path("grids"), run.path("training.gif")) == 2
+    ref_grid = np.asarray(Image.open(tmp_path / "끊김 없음" / f"{NAME}-quick" / "grids" / "epoch_002.png"))
+    assert np.array_equal(np.asarray(Image.open(run.path("grids") / "epoch_002.png")), ref_grid)  # 같은 고정 z
+
+    with pytest.raises(CourseError, match="네트워크 모양이 지금 설정과 다릅니다"):   # 다른 --width 로 --resume
+        _tiny_gan(run, 2, torch.zeros(4, L.LATENT_DIM), resume=True, width=16)
+
+
+def test_gan_history_plot_uses_every_iteration(tmp_path):
+    history = {"epoch_seconds": [1.0, 1.0],
+               "iterations": [{k: [0.5, 0.6] for k in ("d_loss", "g_loss", "d_real", "d_fake")}] * 2}
+    assert L.per_iteration(history)["d_loss"] == [0.5, 0.6, 0.5, 0.6]
+    assert L.plot_gan_history(history, tmp_path / "곡선.png").stat().st_size > 5000
+
+
 # --- 모드 세기 -------------------------------------------------------------
 def test_count_modes_on_hand_made_sets():
     gen = torch.Generator().manual_seed(0)
@@ -89,6 +214,12 @@ def test_count_modes_on_hand_made_sets():
     # 1/32 규칙: 한 모드에 1/32 미만이면 덮은 것으로 치지 않습니다.
     few = torch.cat([one_mode[:2400], L.ring_centres()[0].expand(70, 2), torch.zeros(30, 2)])
     assert L.count_modes(few)[0] == 1
+
+
+def test_minibatch_std_feature_sees_spread():
+    collapsed, spread = torch.ones(16, 4), torch.randn(16, 4)
+    assert L.MinibatchStd()(collapsed)[:, -1].eq(0).all()
+    assert L.MinibatchStd()(spread).shape == (16, 5) and L.MinibatchStd()(spread)[0, -1] > 0.5
 
 
 # --- 잠재 공간 -------------------------------------------------------------
@@ -118,38 +249,6 @@ def test_nearest_distances_match_sklearn():
     assert ratio < 1e-3          # cdist 는 행렬곱으로 거리를 재므로 자기 자신과의 거리도 정확히 0 은 아님
 
 
-# --- 체크포인트와 이어서 학습 ------------------------------------------------------
-def test_checkpoint_save_and_resume(tmp_path, capsys):
-    args = L.build_parser().parse_args(["--out-dir", str(tmp_path), "--quick"])
-    run = L.start_run(NAME, args, [])
-    x = torch.rand(16, 1, 32, 32) * 2 - 1
-    batches = L.TensorBatches(x, torch.zeros(16), 8, shuffle=True)
-
-    def fresh():
-        torch.manual_seed(1)
-        g, d = L.build_dcgan(1, 32, width=8)
-        return (g, d, *L.make_optimizers(g, d, 2e-4))
-
-    stale = run.path("grids") / "epoch_009.png"          # 이전의 더 긴 실행이 남긴 격자
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"")
-    g, d, og, od = fresh()
-    h1 = L.train_gan(g, d, batches, og, od, "cpu", 1, run, torch.randn(4, L.LATENT_DIM), resume=False)
-    assert run.checkpoint_path.is_file() and (run.path("grids") / "epoch_001.png").is_file()
-    assert not stale.exists()                              # 새 학습의 GIF 에 섞이지 않음
-    g2, d2, og2, od2 = fresh()
-    h2 = L.train_gan(g2, d2, batches, og2, od2, "cpu", 2, run, torch.zeros(4, L.LATENT_DIM), resume=True)
-    assert "1 에폭 다음부터" in capsys.readouterr().out
-    assert len(h2["epoch_seconds"]) == 2 and h2["d_loss"][:2] == h1["d_loss"][:2]
-    state = L.load_checkpoint(run.checkpoint_path)
-    assert state["epoch"] == 2
-    assert L.save_training_gif(run.path("grids"), run.path("training.gif")) == 2
-    wider, wider_d = L.build_dcgan(1, 32, width=16)         # 다른 --width 로 이어서 학습 → 한국어 오류
-    with pytest.raises(L.CourseError, match="네트워크 모양이 지금 설정과 다릅니다"):
-        L.train_gan(wider, wider_d, batches, *L.make_optimizers(wider, wider_d, 2e-4), "cpu", 3, run,
-                    torch.zeros(4, L.LATENT_DIM), resume=True)
-
-
 def test_fid_unavailable_offline_is_explained(monkeypatch, tmp_path):
     def no_network(*args, **kwargs):
         raise AssertionError("네트워크를 쓰면 안 됩니다")
@@ -159,34 +258,62 @@ def test_fid_unavailable_offline_is_explained(monkeypatch, tmp_path):
     assert reason and ("torchmetrics" in reason or "--no-download" in reason)
 
 
-# --- 전체 실행 -------------------------------------------------------------
-def _check_outputs(out, metrics):
-    run_dir = out / f"{NAME}-quick"
-    for name in ["final_grid.png", "gan_curves.png", "mode_collapse.png", "interpolation.png",
-                 "latent_arithmetic.png", "temperature.png", "nearest_neighbours.png", "training.gif"]:
-        assert (run_dir / name).is_file(), name
-    m = metrics["metrics"]
-    for key in ["modes_covered_plain", "modes_covered_fixed", "high_quality_plain", "high_quality_fixed"]:
-        assert key in m
-    assert 0 <= m["high_quality_plain"] <= 1 and 0 <= m["high_quality_fixed"] <= 1
-    assert 0 <= m["modes_covered_plain"] <= 8 and 0 <= m["modes_covered_fixed"] <= 8
-    # 1 에폭짜리 생성자도 '베끼기'(≈0)나 잡음(수 배)은 아님
-    assert 0.3 < m["nn_ratio"] < 4.0
-    assert "fid" not in m                                   # --quick 에서는 FID 를 계산하지 않음
+# --- CelebA 데이터 모듈 ------------------------------------------------------
+def _face(path: Path, value: int, size=(80, 100)) -> None:
+    Image.new("RGB", size, (value, 255 - value, 7)).save(path)
 
 
-def test_quick_run_on_real_data(real_data_dir, tmp_path):
-    if not (real_data_dir / "celeba64" / "list.csv").is_file():
-        pytest.skip("celeba64 가 데이터 루트에 없습니다")
-    out = tmp_path / "runs"
-    code = run_main(L, ["--quick", "--no-download", "--data-dir", str(real_data_dir), "--out-dir", str(out),
-                        "--ring-steps", "150"])
-    assert code == 0
-    metrics = read_metrics(out, NAME)
-    assert metrics["data_source"] == "local" and metrics["n_train"] == L.QUICK_TRAIN
-    _check_outputs(out, metrics)
+def _data_args(root, **kw):
+    args = L.build_parser().parse_args(["--data-dir", str(root)])
+    for k, v in kw.items():
+        setattr(args, k, v)
+    return args
 
 
+def test_celeba64_split_crop_and_quick_subset(tmp_path):
+    faces = tmp_path / "celeba64" / "faces"
+    faces.mkdir(parents=True)
+    with open(tmp_path / "celeba64" / "list.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "celeba_identity", "source_split"])
+        for i in range(200):
+            _face(faces / f"{i:06d}.jpg", i)
+            w.writerow([f"{i:06d}.jpg", i, "test" if i % 5 == 0 else "train"])
+    full = celeba.load(_data_args(tmp_path))
+    assert full["source"] == "local" and (len(full["train"]), len(full["test"])) == (160, 40)
+    assert full["train"].shape[1:] == (3, 64, 64) and full["train"].dtype == torch.uint8   # 가운데 정사각형 → 64×64
+    assert abs(int(full["test"][1, 0, 32, 32]) - 5) <= 6                                   # 평가 = source_split test
+    quick = celeba.load(_data_args(tmp_path, quick=True))
+    assert (len(quick["train"]), len(quick["test"])) == (celeba.QUICK_TRAIN, celeba.QUICK_TEST)
+
+
+def test_download_extracts_the_official_zip_safely(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+
+    def fake_drive(file_id, root, filename, md5):
+        Path(root).mkdir(parents=True, exist_ok=True)
+        buffer = Path(root) / "face.jpg"
+        _face(buffer, 10)
+        with zipfile.ZipFile(Path(root) / filename, "w") as zf:
+            for i in range(3):
+                zf.write(buffer, f"img_align_celeba/{i:06d}.jpg")
+        buffer.unlink()
+
+    monkeypatch.setattr(tv_utils, "download_file_from_google_drive", fake_drive)
+    assert celeba.download(tmp_path / "good") is True
+    assert len(list(celeba.official_dir(tmp_path / "good").glob("*.jpg"))) == 3
+
+    def evil_drive(file_id, root, filename, md5):
+        Path(root).mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(Path(root) / filename, "w") as zf:
+            zf.writestr("../../밖.jpg", b"x")
+
+    monkeypatch.setattr(tv_utils, "download_file_from_google_drive", evil_drive)
+    assert celeba.download(tmp_path / "bad") is False                     # 위험한 zip 은 풀지 않음
+    assert not (tmp_path / "밖.jpg").exists()
+
+
+# --- 전체 실행 (대체 데이터; 실제 데이터의 --quick 은 노트북 테스트가 돌립니다) -----------------
 def test_quick_run_on_stand_in(empty_data_dir, tmp_path, capsys):
     out = tmp_path / "runs"
     code = run_main(L, ["--quick", "--no-download", "--data-dir", str(empty_data_dir), "--out-dir", str(out),
@@ -194,14 +321,24 @@ def test_quick_run_on_stand_in(empty_data_dir, tmp_path, capsys):
     assert code == 0
     assert "대체 데이터" in capsys.readouterr().out
     metrics = read_metrics(out, NAME)
-    assert metrics["data_source"] == "fallback"
-    _check_outputs(out, metrics)
+    assert metrics["data_source"] == "fallback" and metrics["epochs"] == 1
+    run_dir = out / f"{NAME}-quick"
+    for name in ["real_samples.png", "final_grid.png", "gan_curves.png", "mode_collapse.png", "interpolation.png",
+                 "latent_arithmetic.png", "temperature.png", "nearest_neighbours.png", "training.gif"]:
+        assert (run_dir / name).stat().st_size > 1000, name
+    m = metrics["metrics"]
+    assert 0 <= m["high_quality_plain"] <= 1 and 0 <= m["high_quality_fixed"] <= 1
+    assert 0 <= m["modes_covered_plain"] <= 8 and 0 <= m["modes_covered_fixed"] <= 8
+    # 1 에폭짜리 생성자도 '베끼기'(≈0)나 잡음(수 배)은 아님
+    assert 0.3 < m["nn_ratio"] < 4.0
+    assert "fid" not in m                                   # --quick 에서는 FID 를 계산하지 않음
 
 
 def test_require_data_fails_in_korean(empty_data_dir, tmp_path, capsys):
     code = run_main(L, ["--quick", "--require-data", "--data-dir", str(empty_data_dir), "--out-dir", str(tmp_path)])
     assert code == 2
-    assert "CelebA 데이터를 찾을 수 없습니다" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "CelebA 데이터를 찾을 수 없습니다" in err and "celeba64" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "많이"])
@@ -211,14 +348,19 @@ def test_bad_ring_steps_is_a_korean_error(tmp_path, capsys, value):
     assert "[오류] 명령행 옵션이 잘못되었습니다" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("content", ["empty", "text"])
-def test_image_dir_without_images_is_a_korean_error(tmp_path, capsys, content):
+@pytest.mark.parametrize("content", ["empty", "text", "too_few"])
+def test_image_dir_without_enough_images_is_a_korean_error(tmp_path, capsys, content):
     folder = tmp_path / "사진"
     folder.mkdir()
     if content == "text":
         (folder / "메모.txt").write_text("이미지가 아님", encoding="utf-8")
         (folder / "가짜.jpg").write_bytes(b"not a jpeg")
+    elif content == "too_few":
+        for i in range(3):
+            _face(folder / f"{i}.png", 50 * i)
     code = run_main(L, ["--quick", "--image-dir", str(folder), "--out-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
-    assert code == 2
-    assert "[오류]" in err and ("이미지" in err)
+    assert code == 2 and "Traceback" not in err
+    expected = {"empty": "폴더에 이미지 파일이 없습니다", "text": "이미지로 읽을 수 있는 파일이 하나도 없습니다",
+                "too_few": "읽을 수 있는 이미지가 너무 적습니다 (3장)"}[content]
+    assert "[오류] " in err and expected in err
