@@ -69,7 +69,6 @@ VAL_FRACTION = 0.1
 CLIP_GRAD_NORM = 1.0
 QUICK_FILES = (500, 250)  # --quick: 학습/테스트 폴더마다 앞의 몇백 개 파일만 읽습니다 (전체를 읽지 않음)
 QUICK_BATCH_SIZE = 16  # --quick: 한 에폭이 짧아도 갱신 횟수가 충분하도록 작은 배치
-download_dataset = imdb.download  # 강사용 download_data.py 가 레슨마다 부르는 이름
 
 
 def lesson_settings(args, source: str) -> dict:

@@ -73,7 +73,6 @@ NAIVE_ROW = "naive (내일 = 오늘)"
 PRICE_TARGET_ROW = "LSTM (종가 직접)"
 QUICK_ROWS = 700       # --quick: 최근 700 거래일만 사용
 DISCLAIMER = "※ 교육용 예제입니다. 이 예측은 투자 조언이 아니며, 과거 성과가 미래를 보장하지 않습니다."
-download_dataset = stocks.download  # 강사용 download_data.py 가 레슨마다 부르는 이름
 
 
 def build_parser():

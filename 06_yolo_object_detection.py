@@ -72,7 +72,6 @@ COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)   # mAP@[.5:.95] 의 IoU 기준
 COCO_RECALL_POINTS = np.linspace(0.0, 1.0, 101)    # COCO 101점 보간의 재현율 지점
 BOX_LOSS_WEIGHT = 5.0   # 박스 손실의 가중치: 1-IoU 는 0~1 로 작아서 객체성·클래스 손실과 균형을 맞춥니다
 N_VAL, QUICK_SIZES = 300, (480, 40, 60)   # 검증 이미지 수, --quick 의 학습·검증·시험 이미지 수
-download_dataset = coco128.download  # 강사용 download_data.py 가 레슨마다 부르는 이름
 
 
 def build_parser():

@@ -3,20 +3,29 @@
     python download_data.py --data-dir /shared/data          # 전체
     python download_data.py --data-dir /shared/data 01 03    # 일부 레슨만
 
-각 레슨 파일의 download_dataset(root) 가 자기 데이터를 받아 체크섬을 확인합니다.
+레슨마다 utils/datasets/ 의 데이터셋 모듈이 자기 데이터를 받아 체크섬을 확인합니다.
 받은 뒤에는 DL_DATA_DIR=/shared/data 로 지정하거나 --data-dir 로 넘기세요.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from pathlib import Path
 
-from utils.data_utils import resolve_data_dir
+from utils.data_utils import download_mnist_raw, resolve_data_dir
+from utils.datasets import celeba, cifar10, coco128, imdb, multi30k, stocks
 
-# 저장소 맨 위의 "두 자리 번호_이름.py" 파일이 곧 레슨 목록입니다 (목록을 따로 적어 두지 않음).
-LESSONS = sorted(p.stem for p in Path(__file__).resolve().parent.glob("[0-9][0-9]_*.py"))
+# 레슨 → 그 레슨의 데이터를 받는 함수 (root -> 성공 여부). 레슨 파일 목록과 같은지 테스트가 확인합니다.
+DOWNLOADS = {
+    "01_pytorch_basics": lambda root: download_mnist_raw(root, "MNIST"),
+    "02_neural_networks": lambda root: download_mnist_raw(root, "FashionMNIST"),
+    "03_cnn_image_classification": cifar10.download,
+    "04_rnn_text_classification": imdb.download,
+    "05_lstm_sequence_prediction": stocks.download,
+    "06_yolo_object_detection": coco128.download,
+    "07_gan_image_generation": celeba.download,
+    "08_transformer_nlp": multi30k.download,
+}
+LESSONS = sorted(DOWNLOADS)
 
 
 def main(argv=None) -> int:
@@ -28,9 +37,8 @@ def main(argv=None) -> int:
     chosen = [name for name in LESSONS if not args.lessons or name[:2] in args.lessons]
     failed = []
     for name in chosen:
-        module = importlib.import_module(name)
         print(f"[{name}] 데이터 준비 → {root}")
-        if not module.download_dataset(root):
+        if not DOWNLOADS[name](root):
             failed.append(name)
     if failed:
         print(f"[실패] 다음 레슨의 데이터를 받지 못했습니다: {', '.join(failed)}"

@@ -373,7 +373,6 @@ def test_imdb_download_verifies_and_extracts(tmp_path, monkeypatch):
         assert not (tmp_path / "bad" / "aclImdb_v1.tar.gz").exists()
         monkeypatch.setattr(imdb, "MD5", hashlib.md5(archive).hexdigest())
         assert imdb.download(tmp_path / "good") is True
-        assert L.download_dataset is imdb.download  # download_data.py 가 레슨마다 부르는 이름
         assert (tmp_path / "good" / "aclImdb" / "test" / "neg" / "0_7.txt").read_text() == "a fine film"
     finally:
         server.shutdown()

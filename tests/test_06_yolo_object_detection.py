@@ -368,7 +368,6 @@ def test_pretrained_code_path_without_weights(real_data_dir, monkeypatch, tmp_pa
     assert table.ge(0).sum() == 80 and table[1] == 0 and table[90] == 79   # 1 = person → 0, 90 = toothbrush → 79
     assert coco128.coco80_names() == coco.class_names                    # 91칸 → 80칸 대응이 이름과 일치
     assert coco128.korean_names(coco.class_names)[0] == "사람"
-    assert m.download_dataset is coco128.download                        # download_data.py 가 레슨마다 부르는 이름
     torch.manual_seed(0)
     model = m.build_coco_detector(pretrained=False)
     small = [torch.nn.functional.interpolate(img[None].float(), size=(96, 128)).byte()[0] for img in coco.images]

@@ -147,7 +147,7 @@ def choose_device(name: str = "auto") -> torch.device:
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
-    """--threads: 큰 모델을 학습하는 레슨(03, 08)만 붙이는 옵션. 값은 cpu_threads 가 씁니다."""
+    """--threads: 학습이 무거운 레슨이 붙이는 옵션. 값은 cpu_threads 가 씁니다."""
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU 스레드 수 (기본: 다른 작업이 코어를 모두 쓰고 있으면 1, 아니면 PyTorch 기본값)")
 
