@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from utils import data_utils as du
 from utils.archives import safe_extract
 from utils.model_utils import CourseError
 
@@ -145,13 +144,6 @@ def test_extracts_good_zip(sandbox):
     assert (dest / "ok.txt").read_bytes() == GOOD
     assert (dest / "images" / "1.txt").read_bytes() == b"one"
     assert (dest / "images" / "2.txt").read_bytes() == b"two" * 1000
-
-
-def test_data_utils_safe_extract_tar_delegates(sandbox):
-    """옛 이름 safe_extract_tar도 같은 함수를 씁니다 (그래서 zip도 풀림)."""
-    archive = make_zip(sandbox / "in" / "good.zip", [])
-    du.safe_extract_tar(archive, sandbox / "out")
-    assert (sandbox / "out" / "ok.txt").read_bytes() == GOOD
 
 
 # --- 손상·모르는 형식 -----------------------------------------------------------------

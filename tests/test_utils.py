@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import http.server
-import io
 import json
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -45,17 +43,6 @@ def test_parser_rejects_bad_values_in_korean(argv, fragment, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "[오류] 명령행 옵션이 잘못되었습니다" in err and fragment in err
-
-
-def test_lesson_main_turns_course_error_into_exit_code(capsys):
-    @mu.lesson_main
-    def main(argv=None):
-        raise mu.CourseError("파일이 없습니다", exit_code=3)
-
-    with pytest.raises(SystemExit) as exc:
-        main([])
-    assert exc.value.code == 3
-    assert "[오류] 파일이 없습니다" in capsys.readouterr().err
 
 
 # --- 시드와 장치 --------------------------------------------------------------------
@@ -332,29 +319,6 @@ def test_locate_dataset_require_data_names_files():
     args = SimpleNamespace(require_data=True, no_download=False)
     with pytest.raises(mu.CourseError, match="a.bin"):
         du.locate_dataset(args, "장난감", ["a.bin"], lambda: False, lambda: True)
-
-
-def test_safe_extract_rejects_path_traversal(tmp_path):
-    archive = tmp_path / "evil.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        info = tarfile.TarInfo("../escape.txt")
-        info.size = 2
-        tf.addfile(info, io.BytesIO(b"hi"))
-    with pytest.raises(mu.CourseError):
-        du.safe_extract_tar(archive, tmp_path / "out")
-    assert not (tmp_path / "escape.txt").exists()
-
-
-def test_safe_extract_reports_truncated_archive(tmp_path):
-    archive = tmp_path / "cut.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        info = tarfile.TarInfo("a.txt")
-        data = bytes(range(256)) * 400
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
-    archive.write_bytes(archive.read_bytes()[:200])
-    with pytest.raises(mu.CourseError, match="손상"):
-        du.safe_extract_tar(archive, tmp_path / "out")
 
 
 # --- 배치, 분할 ---------------------------------------------------------------------

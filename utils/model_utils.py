@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import os
 import platform
@@ -37,24 +36,6 @@ class CourseError(Exception):
     def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def lesson_main(func):
-    """레슨의 main을 감싸 CourseError·Ctrl+C를 한국어 메시지와 종료 코드로 바꿉니다."""
-
-    @functools.wraps(func)
-    def wrapper(argv=None):
-        try:
-            return func(argv)
-        except CourseError as err:
-            print(f"\n[오류] {err}", file=sys.stderr)
-            raise SystemExit(err.exit_code) from None
-        except KeyboardInterrupt:
-            print("\n[중단] 사용자가 학습을 멈췄습니다. 마지막 에폭의 체크포인트가 남아 있으면 "
-                  "--resume 으로 이어서 학습할 수 있습니다.", file=sys.stderr)
-            raise SystemExit(130) from None
-
-    return wrapper
 
 
 # ---------------------------------------------------------------------------
