@@ -5,9 +5,11 @@
 # - 어텐션(attention)을 직접 구현한다: 스케일드 닷-프로덕트 어텐션, 멀티 헤드 어텐션(multi-head attention),
 #   패딩 마스크와 미래를 가리는 인과(causal, look-ahead) 마스크.
 # - 사인/코사인 위치 인코딩(positional encoding)을 만들고, 왜 상대 위치가 선형 변환으로 표현되는지 본다.
+# - BPE 합치기를 작은 말뭉치에서 손으로 돌려 보고, 잔차 연결(residual connection)과 층 정규화(layer normalization)를
+#   직접 만든다.
 # - 이 부품들로 인코더-디코더(encoder-decoder) Transformer를 조립해 번역을 학습한다
 #   (프리-노름, 가중치 공유, 레이블 스무딩, 워밍업 + 코사인 감소 학습률, 그래디언트 클리핑, 체크포인트 평균).
-# - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고 sacreBLEU로 평가한다.
+# - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고, BLEU를 손으로 써서 sacreBLEU와 같은 값인지 확인한다.
 #
 # **데이터셋**: Multi30k task 1 (Flickr30k 사진 설명의 독일어-영어 쌍): 학습 29,000 / 검증 1,014 /
 # 테스트 test_2016_flickr 1,000. `DL_DATA_DIR/multi30k/{train,val,test_2016_flickr}.{de,en}[.gz]` 를 읽고,
@@ -16,30 +18,32 @@
 #
 # **핵심 개념**: 토큰화(tokenization)와 공유 BPE 서브워드(subword) 어휘 사전(vocabulary), 셀프 어텐션(self-attention)·
 # 교차 어텐션·멀티 헤드 어텐션, 위치 인코딩, 인코더-디코더, 잔차 연결(residual connection)과 층 정규화(layer normalization),
-# 레이블 스무딩(label smoothing), 워밍업 학습률, 토큰 수 기준 배치와 길이 버킷, 빔 탐색, BLEU (sacreBLEU, 대소문자 구분)
+# 레이블 스무딩(label smoothing), 워밍업 학습률, 토큰 수 기준 배치와 길이 버킷, 빔 탐색,
+# BLEU (잘라 센 n-gram 정밀도·짧은 번역 벌점, sacreBLEU와 비교)
 #
 # **실행 방법**
 # ```
 # python 08_transformer_nlp.py                       # 전체 학습
 # python 08_transformer_nlp.py --quick               # 몇 초 안에 전체 흐름만 확인
-# python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad." --beam 5
+# python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad. Zwei Hunde spielen." --beam 5   # 여러 문장도 한 번에
 # python 08_transformer_nlp.py --translate-file 문장들.de.txt   # 한 줄에 한 문장, 번역만 표준 출력으로
 # ```
 # 주요 옵션: `--epochs --batch-size`(배치당 토큰 수) `--lr --vocab-size --d-model --layers --beam --threads`
 # `--learned-pos`(학습되는 위치 임베딩) `--post-norm` `--average`(평균할 마지막 에폭 수) `--resume`.
 # 노트북(`notebooks/08_transformer_nlp.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
-# **예상 시간** (측정값은 `docs/RESULTS.md`): CPU 2코어에서 전체 실행 약 37~55분, `--quick` 약 10초. GPU에서는 몇 분.
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 실행 약 37분, `--quick` 약 10초. GPU에서는 몇 분.
 
 # %%
 import math
 import random
+import re
 import sys
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sacrebleu.metrics import BLEU
@@ -48,9 +52,7 @@ from torch import nn
 
 from utils.chapter import section, start_chapter
 from utils.datasets import multi30k
-from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, fit, fraction,
-                               load_checkpoint, make_parser, positive_int)
-from utils.visualization import new_figure, save_figure
+from utils.model_utils import CourseError, count_parameters, cpu_threads, fit, load_checkpoint, make_parser
 
 # %% tags=["parameters"]
 QUICK = False      # True: Multi30k 앞부분 3,000쌍과 작은 모델 1에폭으로 몇 초 만에 흐름만 확인
@@ -69,38 +71,13 @@ PAD, BOS, EOS, UNK = range(4)
 MAX_LEN = 128  # 학습 문장은 토큰 128개에서 자릅니다
 QUICK_LIMITS = {"train": 3000, "val": 100, "test_2016_flickr": 100}  # --quick: 분할마다 앞에서 읽을 문장 쌍 수
 SMALL_MODEL = {"d_model": 64, "n_heads": 4, "n_layers": 1, "d_ff": 128}  # --quick·대체 데이터의 작은 모델
-TOKEN_FONTS = ["NanumGothic", "DejaVu Sans"]  # 그림의 토큰 레이블: 나눔고딕에 없는 글자(▁ 등)는 DejaVu Sans로
 EMPTY_SENTENCE = "번역할 문장이 비어 있습니다. 예: --translate \"Ein Mann fährt Fahrrad.\""
 
 
 def build_parser():
     p = make_parser(f"{LESSON}.py", "Transformer 번역 (Multi30k 독일어 → 영어)", epochs=10, batch_size=2500, lr=1e-3)
-    p.add_argument("--vocab-size", type=positive_int, default=8000, help="공유 BPE 어휘 크기 (기본 8000)")
-    p.add_argument("--d-model", type=positive_int, default=256, help="모델 너비 (기본 256)")
-    p.add_argument("--heads", type=positive_int, default=4, help="어텐션 헤드 수 (기본 4)")
-    p.add_argument("--layers", type=positive_int, default=3, help="인코더·디코더 층 수 (기본 3+3)")
-    p.add_argument("--d-ff", type=positive_int, default=1024, help="피드포워드 너비 (기본 1024)")
-    p.add_argument("--dropout", type=fraction, default=0.1, help="드롭아웃 비율 (기본 0.1)")
-    p.add_argument("--label-smoothing", type=fraction, default=0.1, help="레이블 스무딩 ε (기본 0.1)")
-    p.add_argument("--weight-decay", type=fraction, default=0.01, help="가중치 감쇠 (기본 0.01)")
-    p.add_argument("--warmup", type=fraction, default=0.05, help="워밍업 비율 (전체 갱신 단계 중, 기본 0.05)")
-    p.add_argument("--average", type=positive_int, default=3, help="가중치를 평균할 마지막 에폭 수 (기본 3)")
-    p.add_argument("--learned-pos", action="store_true", help="사인 인코딩 대신 학습되는 위치 임베딩")
-    p.add_argument("--post-norm", action="store_true", help="프리-노름 대신 원 논문의 포스트-노름")
-    p.add_argument("--beam", type=positive_int, default=5, help="빔 크기 (1 = 탐욕 디코딩, 기본 5)")
-    p.add_argument("--train-limit", type=positive_int, default=None, help="학습 문장 쌍을 앞에서 N개만 (빠른 실험용)")
-    add_threads_option(p)
-    p.add_argument("--translate", metavar="문장", help="저장된 모델로 독일어 문장 하나를 번역")
-    p.add_argument("--translate-file", metavar="파일", help="한 줄에 한 문장씩 번역해 표준 출력으로")
+    multi30k.add_options(p)  # --vocab-size --d-model --heads --layers --d-ff --dropout --warmup --beam 등
     return p
-
-
-def check_options(args) -> None:
-    """옵션끼리의 조건: 학습 도중 트레이스백 대신 시작할 때 한국어로 알립니다."""
-    if args.d_model % args.heads:
-        raise CourseError(f"--d-model({args.d_model})은 --heads({args.heads})로 나누어떨어져야 합니다.")
-    if args.d_model % 2 and not args.learned_pos:
-        raise CourseError(f"사인 위치 인코딩은 (sin, cos) 쌍을 쓰므로 --d-model 이 짝수여야 합니다 (받은 값: {args.d_model}).")
 
 
 # %%
@@ -108,7 +85,7 @@ if __name__ == "__main__":
     args, run = start_chapter(LESSON, build_parser(), quick=QUICK, data_dir=DATA_DIR, out_dir=OUT_DIR,
                               actions={"translate": "translate", "translate_file": "translate"},
                               action_output_only=True)
-    check_options(args)
+    multi30k.check_options(args)  # 옵션끼리의 조건 (예: --d-model 이 --heads 로 나누어떨어지는지)
 
 # %% [markdown]
 # ## 1. 데이터: Multi30k 독일어-영어 문장 쌍
@@ -128,13 +105,45 @@ if __name__ == "__main__":
         print(f"  {de}\n   = {en}")
 
 # %% [markdown]
-# ## 2. 토큰화: 학습 문장만으로 만든 공유 BPE 어휘 사전
-# BPE(byte-pair encoding)는 글자에서 시작해 가장 자주 붙어 나오는 조각을 하나씩 합쳐 서브워드 어휘를 만듭니다.
+# ## 2. 토큰화: BPE 합치기를 손으로, 그리고 학습 문장만으로 만든 공유 BPE 어휘 사전
+# 단어 단위 어휘 사전은 처음 보는 단어(합성어가 많은 독일어에 특히 많음)를 `<unk>` 로 잃고, 글자 단위는 문장이 너무 길어집니다.
+# 그 사이의 **서브워드(subword)** 를 BPE(byte-pair encoding)가 만듭니다. 단어를 글자 기호로 쪼갠 데서 시작해
+# 1. 모든 단어에서 이웃한 기호 쌍을 (단어의 빈도만큼) 세고,
+# 2. 가장 많은 쌍을 새 기호 하나로 합치고 (동점이면 먼저 생긴 기호의 쌍: 글자는 유니코드 순, 합친 기호는 만든 순),
+# 3. 이것을 $k$ 번 되풀이합니다. 합친 순서(merge 목록)가 곧 토크나이저입니다: 새 단어도 같은 순서로 합쳐 조각으로 나눕니다.
+#
+# 작은 말뭉치(low 5번, lower 2번, newest 6번, widest 3번; 단어 앞의 `▁` 는 띄어쓰기 자리)에서 손으로 돌려 보고,
+# 이 레슨이 쓰는 `tokenizers` 라이브러리의 BPE 학습기가 같은 말뭉치에서 같은 조각을 같은 순서로 만드는지 비교합니다.
+# 그다음 같은 학습기로 Multi30k 학습 문장에서 합치기를 수천 번 해 어휘 사전을 만듭니다.
 # 독일어와 영어를 **한 어휘 사전**으로 만들면 이름·숫자 같은 공통 조각을 나눠 쓰고 임베딩도 하나로 묶을 수 있습니다.
 # 어휘 사전은 학습 문장만으로 만듭니다 (검증·테스트 문장을 보면 데이터 누수(data leakage)).
 # 원문은 `[토큰…, <eos>]`, 번역문은 `[<bos>, 토큰…, <eos>]` 가 됩니다.
 
 # %%
+TOY_WORDS = {"▁low": 5, "▁lower": 2, "▁newest": 6, "▁widest": 3}  # BPE 원 논문(Sennrich 등, 2016)의 예
+
+
+def learn_bpe(word_counts: dict[str, int], k: int) -> list[tuple[str, str]]:
+    """BPE 합치기 k번을 손으로: 이웃 쌍 세기 → 가장 많은 쌍 합치기 → 되풀이. 돌려주는 값: 합친 쌍들(순서대로)."""
+    words = {" ".join(w): c for w, c in word_counts.items()}  # 단어 = 공백으로 띄운 기호들 (처음엔 글자 하나씩)
+    rank = {ch: i for i, ch in enumerate(sorted({ch for w in word_counts for ch in w}))}  # 기호가 생긴 순서 (동점 가르기)
+    merges = []
+    for _ in range(k):
+        pairs = Counter()
+        for w, c in words.items():
+            symbols = w.split()
+            for pair in zip(symbols, symbols[1:]):
+                pairs[pair] += c  # 단어가 c번 나왔으면 그 안의 쌍도 c번
+        if not pairs:  # 모든 단어가 기호 하나가 됨
+            break
+        a, b = min(pairs, key=lambda p: (-pairs[p], rank[p[0]], rank[p[1]]))  # 가장 많은 쌍, 동점이면 먼저 생긴 기호
+        merges.append((a, b))
+        rank.setdefault(a + b, len(rank))
+        pattern = re.compile(rf"(?<!\S){re.escape(a)} {re.escape(b)}(?!\S)")  # 기호 a 다음의 기호 b (기호 경계에서만)
+        words = {pattern.sub(lambda _: a + b, w): c for w, c in words.items()}  # 왼쪽부터 a b → ab
+    return merges
+
+
 def normalize(text: str) -> str:
     """학습·번역 모두 같은 정규화: 유니코드 NFC, 공백 한 칸. (토크나이저 왕복이 이 형태를 보존합니다)"""
     return " ".join(unicodedata.normalize("NFC", text).split())
@@ -169,11 +178,18 @@ def encode_pairs(tokenizer, pairs, max_len: int) -> tuple[list[list[int]], list[
 
 # %%
 if __name__ == "__main__":
-    section("2. 토큰화: 공유 BPE 어휘 사전")
+    section("2. 토큰화: BPE 합치기와 공유 BPE 어휘 사전")
+    merges = learn_bpe(TOY_WORDS, 10)
+    base = len(SPECIALS) + len({ch for w in TOY_WORDS for ch in w})  # 특수 토큰·글자 기호 다음 번호부터가 합친 조각
+    toy = train_tokenizer([w[1:] for w, c in TOY_WORDS.items() for _ in range(c)], base + len(merges))
+    made = [toy.id_to_token(i) for i in range(base, toy.get_vocab_size())]
+    print(f"  {', '.join(f'{w}×{c}' for w, c in TOY_WORDS.items())} 에서 손으로 합친 10번:\n    "
+          f"{'  '.join(f'{a}+{b}' for a, b in merges)}\n  tokenizers BPE 학습기가 만든 조각: {' '.join(made)}"
+          f"  ({'손으로 한 것과 같은 순서로 같음' if made == [a + b for a, b in merges] else '손으로 한 것과 다름'})\n"
+          f"  처음 보는 단어도 아는 조각으로: lowest → {' '.join(toy.encode('lowest').tokens)}")
     train, val, test = ([(normalize(d), normalize(e)) for d, e in split]
                         for split in (corpus.train, corpus.val, corpus.test))
-    tokenizer = train_tokenizer([s for pair in train for s in pair],
-                                min(args.vocab_size, 1000) if small else args.vocab_size)
+    tokenizer = train_tokenizer([s for p in train for s in p], min(args.vocab_size, 1000) if small else args.vocab_size)
     print(f"  어휘 사전: {tokenizer.get_vocab_size():,}개 (특수 토큰 {' '.join(SPECIALS)})")
     for text in train[0]:
         print(f"  {text}\n   → {' '.join(tokenizer.encode(text).tokens)}")
@@ -195,10 +211,7 @@ def pad_batch(seqs: list[list[int]]) -> torch.Tensor:
 
 
 class TokenBatches:
-    """토큰 수 기준 배치. 배치는 ((원문, 디코더 입력), 정답). 에폭마다 순서를 새로 섞습니다.
-
-    state_dict()/load_state_dict(): 섞는 난수와 다음 에폭의 배치를 체크포인트에 넣어 --resume 이 끊김 없이 이어집니다.
-    """
+    """토큰 수 기준 배치 ((원문, 디코더 입력), 정답). 에폭마다 새로 섞고, 섞는 난수는 체크포인트에 들어가 --resume 이 이어집니다."""
 
     def __init__(self, src, tgt, max_tokens: int, shuffle: bool, seed: int = 0):
         self.src, self.tgt, self.max_tokens, self.shuffle = src, tgt, max_tokens, shuffle
@@ -262,8 +275,7 @@ if __name__ == "__main__":
 
 # %%
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p: float = 0.0):
-    """softmax(Q Kᵀ / √d_k) V. mask: True = 볼 수 있음 (F.scaled_dot_product_attention 과 같은 약속).
-    돌려주는 값: (출력, 어텐션 가중치)"""
+    """(softmax(Q Kᵀ / √d_k) V, 어텐션 가중치). mask: True = 볼 수 있음 (F.scaled_dot_product_attention 과 같은 약속)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # 가린 칸은 softmax 뒤 정확히 0
@@ -279,8 +291,7 @@ def padding_mask(tokens: torch.Tensor) -> torch.Tensor:
 
 
 def causal_mask(size: int, device=None) -> torch.Tensor:
-    """(T, T) 아래 삼각형: i번째 위치는 0..i만 봅니다. 학습 때 정답 문장 전체를 한 번에 넣어도
-    미래 단어를 엿보지 못하게 하는 것이 인과(look-ahead) 마스크입니다."""
+    """(T, T) 아래 삼각형: i번째 위치는 0..i만 봅니다 (정답 문장 전체를 한 번에 넣어도 미래 단어를 엿보지 못하게)."""
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()
 
 
@@ -310,10 +321,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, fused: bool = True):
         super().__init__()
         self.n_heads, self.d_k, self.dropout, self.fused = n_heads, d_model // n_heads, dropout, fused
-        self.q_proj = nn.Linear(d_model, d_model)
-        self.k_proj = nn.Linear(d_model, d_model)
-        self.v_proj = nn.Linear(d_model, d_model)
-        self.out_proj = nn.Linear(d_model, d_model)
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d_model, d_model) for _ in range(4))
         self.last_weights = None  # 그림용: need_weights=True일 때의 (B, H, T_q, T_k)
 
     def _split_heads(self, x):
@@ -395,33 +403,88 @@ class PositionalEncoding(nn.Module):
         return x + self.table[:x.size(1)]
 
 
-def plot_positional_encoding(path, d_model: int):
-    pe = sinusoidal_encoding(100, d_model)
-    fig, axes = new_figure(ncols=2, size=(6, 4))
-    im = axes[0, 0].imshow(pe.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
-    axes[0, 0].set(title="사인/코사인 위치 인코딩", xlabel="차원", ylabel="위치")
-    fig.colorbar(im, ax=axes[0, 0])
-    for ref in (10, 50):
-        axes[0, 1].plot((pe @ pe[ref]).numpy(), label=f"기준 위치 {ref}")
-    axes[0, 1].set(title="위치 사이의 내적: 거리에만 달려 있음", xlabel="위치", ylabel="내적 PE[기준]·PE[위치]")
-    axes[0, 1].legend()
-    axes[0, 1].grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
 # %%
 if __name__ == "__main__":
     section("6. 위치 인코딩")
     d_model = SMALL_MODEL["d_model"] if small else args.d_model
-    print(f"  그림: {plot_positional_encoding(run.path('positional_encoding.png'), d_model)}")
+    pe = sinusoidal_encoding(100, d_model)
+    print(f"  그림: {multi30k.plot_positional_encoding(pe, run.path('positional_encoding.png'))}")
     explain_positional_encoding(d_model)
 
 # %% [markdown]
-# ## 7. 인코더-디코더 Transformer 조립
+# ## 7. 잔차 연결과 층 정규화
+# 층을 깊이 쌓으면 역전파에서 그래디언트가 층마다 (야코비 행렬로) 곱해져, 입력 쪽에 닿기 전에 사라지거나 커집니다.
+# - **잔차 연결(residual connection)**: 부분층 $f$ 의 출력을 입력에 더합니다: $y = x + f(x)$.
+#   미분이 $\partial y/\partial x = I + \partial f/\partial x$ 이므로 $f$ 의 그래디언트가 작아도 항등 경로($I$)로 그래디언트가
+#   그대로 흐릅니다. 아래에서 신호를 절반쯤으로 줄이는 작은 층 20개를 쌓고, 입력까지 돌아온 그래디언트의 크기를
+#   잔차 연결 없이·있이 비교합니다 (없으면 $0.5^{20} \approx 10^{-6}$ 배쯤으로 사라짐).
+# - **층 정규화(layer normalization)**: 토큰 하나의 벡터(마지막 차원의 $d$ 개 값)마다 평균 $\mu$ 와 분산 $\sigma^2$ 을 재서
+#   $\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}$ 로 맞춘 뒤, 학습되는 배율 $\gamma$ 와 이동 $\beta$ 로 $\gamma \hat x + \beta$ 를 냅니다.
+#   배치 정규화(02장)와 달리 배치의 다른 문장을 보지 않으므로, 길이가 제각각인 문장에서도, 한 문장씩 번역할 때도 똑같이 동작합니다.
+#   잔차 연결로 층마다 값이 더해져 커지는 것도 층 정규화가 다음 부분층 앞에서 제자리로 돌려놓습니다.
+# - 둘을 묶은 것이 부분층 하나입니다. **프리-노름**(기본) $x + f(\mathrm{LN}(x))$ 은 잔차 경로가 정규화를 거치지 않아
+#   그래디언트가 곧게 흐르므로 워밍업이 짧아도 안정적입니다. 원 논문의 **포스트-노름** $\mathrm{LN}(x + f(x))$ 은 `--post-norm`.
+#
+# 손으로 쓴 `LayerNorm` 이 PyTorch `nn.LayerNorm` 과 같은 값을 내는지 봅니다 (테스트는 그래디언트까지 비교).
+# 모델 안에서는 같은 계산을 하나의 연산으로 하는 `nn.LayerNorm` 을 씁니다.
+
+# %%
+class LayerNorm(nn.Module):
+    """손으로 쓴 층 정규화: 마지막 차원의 평균·분산으로 x̂ = (x - μ)/√(σ² + ε) 를 만들고 γ·x̂ + β."""
+
+    def __init__(self, d_model: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight, self.bias, self.eps = nn.Parameter(torch.ones(d_model)), nn.Parameter(torch.zeros(d_model)), eps
+
+    def forward(self, x):
+        mean = x.mean(-1, keepdim=True)
+        var = (x - mean).square().mean(-1, keepdim=True)  # d로 나눈 분산 (d-1 이 아님, nn.LayerNorm 과 같음)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias  # weight = γ, bias = β
+
+
+def residual_gradients(depth: int = 20, d: int = 16, seed: int = 0) -> dict[bool, float]:
+    """층 tanh(h W) 를 depth개 쌓고, 출력에서 크기 1로 시작한 그래디언트가 입력에 닿았을 때의 크기. {잔차 연결 여부: 크기}"""
+    g = torch.Generator().manual_seed(seed)  # 예시용 난수 (본 모델의 초기값에 영향을 주지 않게 따로)
+    weights = [torch.randn(d, d, generator=g) * 0.5 / math.sqrt(d) for _ in range(depth)]  # 신호를 절반쯤으로 줄이는 층
+    x0, norms = torch.randn(1, d, generator=g), {}
+    for residual in (False, True):
+        h = x = x0.clone().requires_grad_()
+        for w in weights:
+            h = h + torch.tanh(h @ w) if residual else torch.tanh(h @ w)
+        h.sum().backward()  # 출력 쪽 그래디언트는 모든 성분이 1 (크기 √d) → √d로 나눠 1 기준으로
+        norms[residual] = x.grad.norm().item() / math.sqrt(d)
+    return norms
+
+
+class Sublayer(nn.Module):
+    """잔차 연결 + 층 정규화(LayerNorm) 하나: 프리-노름 x + f(LN(x)) 또는 포스트-노름 LN(x + f(x))."""
+
+    def __init__(self, d_model: int, dropout: float, post_norm: bool):
+        super().__init__()
+        self.norm, self.drop, self.post_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), post_norm
+
+    def forward(self, x, fn):
+        if self.post_norm:
+            return self.norm(x + self.drop(fn(x)))
+        return x + self.drop(fn(self.norm(x)))
+
+
+# %%
+if __name__ == "__main__":
+    section("7. 잔차 연결과 층 정규화")
+    norms = residual_gradients()
+    print(f"  층 20개를 거슬러 입력에 닿은 그래디언트의 크기 (출력 쪽 = 1): 잔차 연결 없이 {norms[False]:.1e}, 있으면 {norms[True]:.2f}")
+    x = torch.tensor([[1.0, 2.0, 3.0, 10.0]])
+    y = LayerNorm(4)(x)
+    print(f"  층 정규화 (γ = 1, β = 0): {x[0].tolist()} → {[round(v, 3) for v in y[0].tolist()]}  "
+          f"(평균 {y.mean():.1e}, 분산 {y.var(unbiased=False):.3f})\n"
+          f"  nn.LayerNorm 과의 최대 차이: {(y - nn.LayerNorm(4)(x)).abs().max():.1e}")
+
+# %% [markdown]
+# ## 8. 인코더-디코더 Transformer 조립
 # - **인코더 층**: 셀프 어텐션(패딩 마스크) → 피드포워드. 원문 토큰마다 문맥을 담은 벡터(memory)를 만듭니다.
 # - **디코더 층**: 셀프 어텐션(인과 마스크) → 교차 어텐션(질의 = 디코더, 키·값 = 인코더 출력) → 피드포워드.
-# - 각 부분층은 잔차 연결 + 층 정규화. **프리-노름**(기본) $x + f(\mathrm{LN}(x))$ 은 잔차 경로가 정규화를 거치지 않아
-#   그래디언트가 곧게 흐르므로 워밍업이 짧아도 안정적입니다. 원 논문의 **포스트-노름** $\mathrm{LN}(x + f(x))$ 은 `--post-norm`.
+# - 어텐션·피드포워드는 모두 7절의 부분층(`Sublayer`: 잔차 연결 + 층 정규화) 안에 들어갑니다.
 # - 원문·번역문이 어휘 사전 하나를 공유하므로 임베딩 하나를 인코더 입력·디코더 입력·출력층이 함께 씁니다
 #   (가중치 공유, weight tying): 파라미터가 줄고 일반화가 좋아집니다.
 
@@ -442,19 +505,6 @@ class ModelConfig:
 class FeedForward(nn.Sequential):
     def __init__(self, d_model: int, d_ff: int, dropout: float):
         super().__init__(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
-
-
-class Sublayer(nn.Module):
-    """잔차 연결 + 층 정규화(LayerNorm) 하나: 프리-노름 x + f(LN(x)) 또는 포스트-노름 LN(x + f(x))."""
-
-    def __init__(self, d_model: int, dropout: float, post_norm: bool):
-        super().__init__()
-        self.norm, self.drop, self.post_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), post_norm
-
-    def forward(self, x, fn):
-        if self.post_norm:
-            return self.norm(x + self.drop(fn(x)))
-        return x + self.drop(fn(self.norm(x)))
 
 
 class EncoderLayer(nn.Module):
@@ -535,7 +585,7 @@ def model_config(args, vocab_size: int, small: bool) -> ModelConfig:
 
 # %%
 if __name__ == "__main__":
-    section("7. 인코더-디코더 Transformer 조립")
+    section("8. 인코더-디코더 Transformer 조립")
     config = model_config(args, tokenizer.get_vocab_size(), small)
     torch.manual_seed(args.seed)  # 실행마다 같은 초기 가중치
     model = Seq2SeqTransformer(config).to(run.device)
@@ -543,7 +593,7 @@ if __name__ == "__main__":
           f"층 {config.n_layers}+{config.n_layers}, 파라미터 {count_parameters(model):,}개 (임베딩·출력층 공유)")
 
 # %% [markdown]
-# ## 8. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소
+# ## 9. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소
 # **레이블 스무딩**: 정답에 확률 1 대신 $1-\varepsilon$, 나머지 어휘에 $\varepsilon$ 을 나눠 줘 모델이 지나치게 확신하지 않게 합니다
 # (`<pad>` 위치는 손실에서 뺍니다). **워밍업**: 처음 몇 % 단계 동안 학습률을 0에서 선형으로 올려, 초기의 큰 그래디언트에
 # Adam 통계가 적응할 시간을 줍니다. 그 뒤 코사인으로 최대값의 2%까지 내립니다.
@@ -578,17 +628,9 @@ def make_optimizer(model, args, steps_per_epoch: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), lr_curve
 
 
-def plot_lr_schedule(lr: list[float], path):
-    fig, axes = new_figure(size=(6, 3.5))
-    axes[0, 0].plot(np.arange(1, len(lr) + 1), lr)
-    axes[0, 0].set(title="학습률: 워밍업 후 코사인 감소", xlabel="갱신 단계", ylabel="학습률")
-    axes[0, 0].grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
 # %%
 if __name__ == "__main__":
-    section("8. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소")
+    section("9. 손실과 학습률: 레이블 스무딩, 워밍업 + 코사인 감소")
     if small:
         args.lr *= 3  # 작은 모델은 학습률을 3배로
     if args.quick:
@@ -599,10 +641,10 @@ if __name__ == "__main__":
           f"{math.log(tokenizer.get_vocab_size()):.2f} 에서 시작합니다.\n"
           f"  학습률: {len(lr_curve)}단계 중 처음 {max(1, int(args.warmup * len(lr_curve)))}단계 워밍업 → 최대 {args.lr:g}"
           f" → 코사인 감소")
-    plot_lr_schedule(lr_curve, run.path("lr_schedule.png"))
+    multi30k.plot_lr_schedule(lr_curve, run.path("lr_schedule.png"))
 
 # %% [markdown]
-# ## 9. 디코딩: 탐욕 디코딩과 빔 탐색
+# ## 10. 디코딩: 탐욕 디코딩과 빔 탐색
 # 번역은 `<bos>` 에서 시작해 한 토큰씩 만듭니다. **탐욕 디코딩**은 매 단계 가장 확률이 높은 토큰 하나만 고릅니다.
 # **빔 탐색**은 지금까지의 로그 확률 합이 높은 후보 $k$ 개를 유지하며 넓히므로, 첫 토큰은 덜 그럴듯해도
 # 문장 전체로는 더 그럴듯한 번역을 찾을 수 있습니다. 끝난 후보(`<eos>`)는 점수를 그대로 두고, 마지막에
@@ -646,8 +688,7 @@ def greedy_search(step, n: int, limit: int, device="cpu") -> tuple[list[list[int
 
 def beam_search(step, n: int, limit: int, device="cpu", beam: int = 5,
                 alpha: float = 0.6) -> tuple[list[list[int]], list[float]]:
-    """문장 n개 × 후보 beam개를 한 번에 넓힙니다. 돌려주는 값: (고른 후보의 토큰들, 그 로그 확률 합).
-    beam=1이면 탐욕 디코딩과 같습니다."""
+    """문장 n개 × 후보 beam개를 한 번에 넓힙니다 (beam=1이면 탐욕과 같음). 돌려주는 값: (고른 후보의 토큰들, 로그 확률 합)."""
     k = beam
     ys = torch.full((n * k, 1), BOS, dtype=torch.long, device=device)
     scores = torch.full((n, k), float("-inf"), device=device)
@@ -706,7 +747,7 @@ def toy_step(ys):
 
 # %%
 if __name__ == "__main__":
-    section("9. 디코딩: 탐욕 디코딩과 빔 탐색")
+    section("10. 디코딩: 탐욕 디코딩과 빔 탐색")
     names = ["<pad>", "<bos>", "<eos>", "<unk>", "A", "B"]
     for title, (ids, scores) in [("탐욕 디코딩", greedy_search(toy_step, 1, 5)),
                                  ("빔 탐색 (빔 2)", beam_search(toy_step, 1, 5, beam=2))]:
@@ -714,12 +755,66 @@ if __name__ == "__main__":
     print("  → 탐욕은 첫 토큰에서 더 그럴듯한 A(0.6)를 골라 0.6×0.4 = 0.24, 빔은 B(0.4)도 남겨 0.4×0.9 = 0.36을 찾습니다.")
 
 # %% [markdown]
-# ## 10. BLEU: 번역 품질을 숫자로
-# BLEU는 모델 번역과 참조 번역이 함께 가진 1~4-gram의 정밀도를 기하 평균하고, 너무 짧은 번역에 벌점(BP)을 줍니다:
-# $\mathrm{BLEU} = \mathrm{BP}\cdot\exp\big(\tfrac14\sum_{n=1}^{4}\log p_n\big)$.
-# 토큰화 방식에 따라 점수가 달라지므로 표준 구현 sacreBLEU에 디토큰화된 출력을 그대로 넘기고 서명(signature)을 함께 기록합니다.
+# ## 11. BLEU를 손으로: 잘라 센 n-gram 정밀도와 짧은 번역 벌점
+# BLEU는 모델 번역이 참조 번역과 얼마나 많은 1~4-gram(이어진 토큰 1~4개)을 함께 가졌는지로 번역을 잽니다.
+# 문장마다 점수를 내 평균하지 않고 **테스트 세트 전체(말뭉치)의 개수를 모아** 한 번에 계산합니다.
+# 1. **토큰화**: 점수가 토큰화에 달려 있으므로 기계 번역 평가의 표준 규칙(13a, mteval-v13a 와 같음)을 씁니다.
+#    문장부호·기호를 단어에서 떼고(숫자 안의 `3.5`·`1,000` 은 그대로), 공백으로 나눕니다. 대소문자는 구분합니다.
+# 2. **잘라 센(clipped) n-gram 정밀도** $p_n = \dfrac{\sum_{\text{n-gram}} \min(\text{번역에 나온 수}, \text{참조에 나온 수})}
+#    {\sum_{\text{n-gram}} \text{번역에 나온 수}}$ ($n = 1..4$, 분자·분모 모두 모든 문장의 합).
+#    참조에 한 번 나온 "the" 는 번역에 여섯 번 써도 한 번만 맞은 것으로 셉니다 ("the the the …" 가 높은 점수를 받지 못하게).
+# 3. **짧은 번역 벌점(brevity penalty)**: 정밀도만 보면 짧게, 확실한 단어만 쓸수록 유리하므로, 번역의 토큰 수 $c$ 가
+#    참조의 토큰 수 $r$ 보다 적으면 $\mathrm{BP} = e^{\,1 - r/c}$ (아니면 1)를 곱합니다.
+# 4. $\mathrm{BLEU} = 100\cdot\mathrm{BP}\cdot\exp\big(\tfrac14\sum_{n=1}^{4}\log p_n\big)$ (정밀도 네 개의 기하 평균).
+#    맞은 개수가 0인 차수가 있으면 $\log 0$ 이 되므로 sacreBLEU의 기본값(exp 스무딩)처럼 그런 차수마다 차례로
+#    $p_n = 1/(2^k \cdot \text{그 차수의 n-gram 수})$ 를 씁니다 ($k$ = 1, 2, …: 0이었던 차수의 순번).
+#    맞은 n-gram이 하나도 없거나, 번역 전체에 4-gram이 하나도 없으면 (모든 번역이 3토큰 이하) 0입니다.
+#
+# 표준 구현 sacreBLEU와 같은 값을 내는지 보고(테스트는 sacreBLEU를 못 쓰게 막고 계산한 뒤 비교), 학습 중 검증과
+# 결과 기록에는 sacreBLEU를 씁니다: 설정을 담은 서명(signature)을 함께 남겨 다른 논문의 점수와 비교할 수 있게.
 
 # %%
+TOKENIZE_13A = [(re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),  # 기호({ | } ~ [ \ ] ^ _ ` ! " # $ % & 등)를 띄움
+                (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),  # 마침표·쉼표는 앞이 숫자가 아니면 떼고
+                (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),  # 뒤가 숫자가 아니어도 뗌 (앞뒤 모두 숫자인 3.5 만 그대로)
+                (re.compile(r"([0-9])(-)"), r"\1 \2 ")]  # 숫자 뒤의 하이픈도 뗌
+
+
+def tokenize_13a(line: str) -> list[str]:
+    """sacreBLEU 기본 토큰화(13a)를 옮긴 것: HTML 엔티티 되돌리기 → 기호 떼기 → 공백으로 나누기."""
+    line = line.rstrip().replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
+    line = " " + line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">") + " "
+    for pattern, replacement in TOKENIZE_13A:
+        line = pattern.sub(replacement, line)
+    return line.split()
+
+
+def ngram_counts(tokens: list[str], n: int) -> Counter:
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def bleu_by_hand(hypotheses: list[str], references: list[str], max_n: int = 4) -> dict:
+    """말뭉치 BLEU (번역마다 참조 하나). sacreBLEU 기본값과 같은 규칙: 13a 토큰화, 대소문자 구분, exp 스무딩."""
+    matched, total, c, r = [0] * max_n, [0] * max_n, 0, 0
+    for hyp, ref in zip(hypotheses, references, strict=True):
+        h, rf = tokenize_13a(hyp), tokenize_13a(ref)
+        c, r = c + len(h), r + len(rf)
+        for n in range(1, max_n + 1):
+            h_counts, r_counts = ngram_counts(h, n), ngram_counts(rf, n)
+            total[n - 1] += sum(h_counts.values())
+            matched[n - 1] += sum(min(k, r_counts[g]) for g, k in h_counts.items())  # 참조에 나온 수까지만 (clip)
+    bp = 1.0 if c >= r else (math.exp(1 - r / c) if c else 0.0)
+    score, zeros = 0.0, 0
+    if any(matched) and all(total):
+        log_p = []
+        for m, t in zip(matched, total):
+            zeros += m == 0
+            log_p.append(math.log(m / t if m else 1 / (2 ** zeros * t)))  # exp 스무딩: 0인 차수마다 절반씩 작게
+        score = 100 * bp * math.exp(sum(log_p) / max_n)
+    return {"score": score, "precisions": [100 * m / t if t else 0.0 for m, t in zip(matched, total)],
+            "bp": bp, "hyp_len": c, "ref_len": r}
+
+
 def corpus_bleu(hypotheses: list[str], references: list[str]):
     """sacreBLEU: 디토큰화된, 대소문자를 구분하는 출력 그대로 (표준 13a 토큰화). 점수와 서명을 돌려줍니다."""
     metric = BLEU()
@@ -729,13 +824,17 @@ def corpus_bleu(hypotheses: list[str], references: list[str]):
 
 # %%
 if __name__ == "__main__":
-    section("10. BLEU")
-    for hyp in ["The cat sat on the mat.", "The cat is on the mat.", "the cat sat on the mat"]:
-        score = corpus_bleu([hyp], ["The cat sat on the mat."])[0]
-        print(f"  참조 'The cat sat on the mat.' ← 번역 {hyp!r:<28} BLEU {score.score:6.2f}")
+    section("11. BLEU를 손으로")
+    ref = "The cat sat on the mat."
+    print(f"  참조 {ref!r} → 13a 토큰 {tokenize_13a(ref)}")
+    for hyp in [ref, "The cat is on the mat.", "the cat sat on the mat", "the the the the the the.", "The cat sat on"]:
+        mine, lib = bleu_by_hand([hyp], [ref]), corpus_bleu([hyp], [ref])[0]
+        print(f"  번역 {hyp!r:<26} 정밀도(%) {'/'.join(f'{p:.0f}' for p in mine['precisions']):<12} "
+              f"BP {mine['bp']:.3f}  BLEU 손 {mine['score']:6.2f} | sacreBLEU {lib.score:6.2f}")
+    print("  → 'the' 여섯 번은 한 번만 맞은 것으로(잘라 세기), 정밀도 100%인 'The cat sat on' 도 짧아서 벌점")
 
 # %% [markdown]
-# ## 11. 학습: 에폭마다 검증 손실과 검증 BLEU, 마지막 에폭들의 가중치 평균
+# ## 12. 학습: 에폭마다 검증 손실과 검증 BLEU, 마지막 에폭들의 가중치 평균
 # 학습 루프는 과정 공용 `fit` 입니다 (그래디언트 클리핑 1.0, 갱신마다 학습률 스케줄, 에폭마다 체크포인트와 `--resume`).
 # 에폭이 끝날 때마다 검증 문장을 탐욕 디코딩해 BLEU를 재고, 가중치를 저장해 둡니다.
 # 학습이 끝나면 **마지막 몇 에폭의 가중치를 평균**합니다: 학습률이 작아진 끝부분의 흔들림이 상쇄되어 보통 BLEU가 오릅니다.
@@ -772,26 +871,9 @@ def validation_bleu(model, tokenizer, pairs, device, averager: WeightAverage):
     return on_epoch_end
 
 
-def plot_history(history: dict, path):
-    fig, axes = new_figure(ncols=2, size=(5.5, 4))
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
-    axes[0, 0].plot(epochs, history["train_loss"], "-o", ms=3, label="학습")
-    axes[0, 0].plot(epochs, history["val_loss"], "--s", ms=3, label="검증")
-    axes[0, 0].set(title="손실 (레이블 스무딩 포함)", xlabel="에폭", ylabel="손실")
-    axes[0, 0].legend()
-    minutes = np.cumsum(history["epoch_seconds"]) / 60
-    axes[0, 1].plot(minutes, history["val_bleu"], "-o", ms=3, color="tab:green")
-    for x, y, e in zip(minutes, history["val_bleu"], epochs):
-        axes[0, 1].annotate(str(e), (x, y), fontsize=7, textcoords="offset points", xytext=(0, 4))
-    axes[0, 1].set(title="검증 BLEU (탐욕 디코딩, 점 옆 숫자 = 에폭)", xlabel="학습 시간 (분, 누적)", ylabel="BLEU")
-    for ax in axes[0]:
-        ax.grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
 # %%
 if __name__ == "__main__":
-    section("11. 학습")
+    section("12. 학습")
     print(f"  {args.epochs} 에폭 × {len(train_batches)} 배치 (배치당 약 {batch_tokens} 토큰)")
     averager = WeightAverage(args.average)
     with cpu_threads(args.threads):
@@ -801,16 +883,17 @@ if __name__ == "__main__":
                       labels={"train_accuracy": None, "val_bleu": "검증 BLEU(탐욕)"},
                       checkpoint_extra={"config": vars(config), "tokenizer": tokenizer.to_str()}, check_extra=True,
                       extra_state={"averager": averager})
-    plot_history(history, run.path("learning_curves.png"))
+    multi30k.plot_history(history, run.path("learning_curves.png"))
 
 # %% [markdown]
-# ## 12. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색
+# ## 13. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색
 # 마지막 에폭들의 평균 가중치로 테스트 세트(test_2016_flickr)를 한 번 번역합니다.
+# 점수는 sacreBLEU로 내고, 11절에서 손으로 쓴 BLEU로 같은 번역을 다시 채점해 같은 값인지 봅니다.
 # 빔 탐색은 후보를 $k$ 배로 계산하므로 느리지만 보통 BLEU가 조금 오릅니다.
 
 # %%
 if __name__ == "__main__":
-    section("12. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색")
+    section("13. 테스트 BLEU: 탐욕 디코딩 vs 빔 탐색")
     model.load_state_dict(averager.average())
     n_avg = len(averager.snapshots)
     sources, refs = [d for d, _ in test], [e for _, e in test]
@@ -824,13 +907,16 @@ if __name__ == "__main__":
     print(f"  test sacreBLEU (마지막 {n_avg}에폭 평균 가중치)\n"
           f"  탐욕 디코딩      {greedy_bleu.score:5.2f}  ({t1 - t0:.0f}초)\n"
           f"  빔 탐색 (빔 {args.beam})  {beam_bleu.score:5.2f}  ({t2 - t1:.0f}초)  {beam_bleu}\n  서명: {signature}")
+    by_hand = bleu_by_hand(beam_hyps, refs)  # 11절의 손 구현으로 같은 번역을 다시 채점
+    print(f"  손으로 쓴 BLEU (11절) {by_hand['score']:.6f} = sacreBLEU {beam_bleu.score:.6f} "
+          f"(차이 {abs(by_hand['score'] - beam_bleu.score):.1e})")
     examples = [{"source": d, "reference": e, "model": h} for (d, e), h in list(zip(test, beam_hyps))[:6]]
     print("\n  번역 예시 (원문 / 참조 번역 / 모델 번역)")
     for r in examples:
         print(f"  원문  {r['source']}\n  참조  {r['reference']}\n  모델  {r['model']}\n")
 
 # %% [markdown]
-# ## 13. 어텐션 지도
+# ## 14. 어텐션 지도
 # 번역 한 문장의 어텐션 가중치(마지막 층, 헤드 평균)를 그립니다. 인코더 셀프 어텐션은 원문 토큰끼리의 관계를,
 # 디코더 교차 어텐션은 번역 토큰마다 원문의 어디를 보았는지(정렬)를 보여 줍니다 — 잘 학습되면 대각선에 가깝게 정렬됩니다.
 
@@ -850,35 +936,21 @@ def attention_maps(model, tokenizer, sentence: str, device):
     return enc, cross, src_tokens, [tokenizer.id_to_token(i) for i in out_ids + [EOS]]
 
 
-def plot_attention(enc, cross, src_tokens, out_tokens, path):
-    fig, axes = new_figure(ncols=2, size=(0.38 * len(src_tokens) + 2.5, 0.38 * max(len(src_tokens), len(out_tokens)) + 2))
-    panels = [(axes[0, 0], enc, src_tokens, src_tokens, "인코더 셀프 어텐션 (마지막 층)", "원문 토큰 (키)", "원문 토큰 (질의)"),
-              (axes[0, 1], cross, src_tokens, out_tokens, "디코더 교차 어텐션 (마지막 층)", "원문 토큰 (키)", "번역 토큰 (질의)")]
-    for ax, weights, xt, yt, title, xlabel, ylabel in panels:
-        ax.imshow(weights.numpy(), cmap="viridis", vmin=0)
-        ax.set_xticks(range(len(xt)))
-        ax.set_xticklabels(xt, rotation=90, fontfamily=TOKEN_FONTS, fontsize=8)
-        ax.set_yticks(range(len(yt)))
-        ax.set_yticklabels(yt, fontfamily=TOKEN_FONTS, fontsize=8)
-        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    return save_figure(fig, path)
-
-
 # %%
 if __name__ == "__main__":
-    section("13. 어텐션 지도")
+    section("14. 어텐션 지도")
     enc, cross, src_tokens, out_tokens = attention_maps(model, tokenizer, test[0][0], run.device)
     print(f"  원문 {' '.join(src_tokens)}\n  번역 {' '.join(out_tokens)}")
-    print(f"  그림: {plot_attention(enc, cross, src_tokens, out_tokens, run.path('attention.png'))}")
+    print(f"  그림: {multi30k.plot_attention(enc, cross, src_tokens, out_tokens, run.path('attention.png'))}")
 
 # %% [markdown]
-# ## 14. 결과 기록
+# ## 15. 결과 기록
 # 점수·설정·에폭별 기록을 `metrics.json` 에 남깁니다. 체크포인트(`checkpoint.pt`)에는 마지막 가중치와
 # 평균할 가중치들, 모델 설정, 어휘 사전이 들어 있어 다음 절의 `--translate` 가 그것을 씁니다.
 
 # %%
 if __name__ == "__main__":
-    section("14. 결과 기록")
+    section("15. 결과 기록")
     run.write_metrics(dataset=corpus.name, data_source=corpus.source, epochs=len(history["train_loss"]),
                       n_train=len(train), n_test=len(test), metrics={
                           "bleu": round(beam_bleu.score, 2), "bleu_greedy": round(greedy_bleu.score, 2),
@@ -888,16 +960,27 @@ if __name__ == "__main__":
                           "uniform_loss": round(math.log(tokenizer.get_vocab_size()), 4),
                           "epoch_seconds": [round(s, 1) for s in history["epoch_seconds"]],
                           "vocab_size": tokenizer.get_vocab_size(), "parameters": count_parameters(model),
-                          "examples": examples[:3]})
+                          "bleu_by_hand": round(by_hand["score"], 6), "examples": examples[:3]})
 
 # %% [markdown]
-# ## 15. 내 문장 번역하기 (`--translate`)
+# ## 16. 내 문장 번역하기 (`--translate`)
 # 저장된 체크포인트(전체 학습의 것)의 평균 가중치로 독일어 문장을 번역합니다. 빈 문장·어휘 사전에 없는 글자는
-# 번역 전에 알려 줍니다. 스크립트에서는 이 절만 실행됩니다:
+# 번역 전에 알려 줍니다 (`utils/datasets/multi30k.py` 의 `check_sentence`).
+# 모델은 문장 하나를 토큰 128개까지만 읽습니다(`MAX_LEN`). 그래서 여러 문장을 한꺼번에 넣으면 문장부호(. ! ?) 다음의
+# 공백에서 문장으로 나눠 하나씩 번역하고 이어 붙입니다. 한 문장이 그래도 길면 번역하지 않은 뒷부분을 그대로 보여 줍니다.
+# 스크립트에서는 이 절만 실행됩니다:
 # `python 08_transformer_nlp.py --translate "Ein Mann fährt Fahrrad."` 또는 `--translate-file 문장들.de.txt`
-# (한 줄에 한 문장, 번역만 표준 출력으로 — 안내는 표준 오류로 보내므로 `> 번역.en` 으로 받을 수 있습니다).
+# (줄마다 따로 번역, 번역만 표준 출력으로 — 안내는 표준 오류로 보내므로 `> 번역.en` 으로 받을 수 있습니다).
 
 # %%
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")  # 마침표·느낌표·물음표 바로 뒤의 공백에서 자릅니다 (부호는 앞 문장에 남음)
+
+
+def split_sentences(text: str) -> list[str]:
+    """문단 → 문장들. 약어("z. B.")에서도 잘리지만 조각마다 번역되므로 빠지는 말은 없습니다."""
+    return [s for s in SENTENCE_END.split(normalize(text)) if s]
+
+
 def load_translator(path, device):
     state = load_checkpoint(path, map_location=device)
     try:
@@ -911,41 +994,26 @@ def load_translator(path, device):
     return model, tokenizer
 
 
-def check_sentence(tokenizer, sentence: str) -> str:
-    """빈 문장·어휘 사전에 없는 글자를 번역 전에 알려 줍니다. 돌려주는 값: 정규화한 문장."""
-    text = normalize(sentence)
-    if not text:
-        raise CourseError(EMPTY_SENTENCE)
-    enc = tokenizer.encode(text)
-    unknown = sorted({text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK})
-    if unknown and all(tid == UNK or token == "▁" for tid, token in zip(enc.ids, enc.tokens)):
-        raise CourseError(f"문장의 글자를 하나도 알아볼 수 없습니다: {' '.join(unknown)}\n"
-                          "       이 모델은 Multi30k의 독일어 문장으로만 학습했습니다. 독일어 문장을 넣어 주세요.")
-    if unknown:
-        print(f"[알림] 어휘 사전에 없는 글자는 <unk>로 바꿔 번역합니다: {' '.join(unknown)}", file=sys.stderr)
-    return text
-
-
 def translate(args, run) -> None:
-    """--translate / --translate-file: 번역만 표준 출력으로(빈 줄은 빈 줄로), 안내는 표준 오류로 보냅니다."""
+    """줄마다 문장으로 나눠 번역하고 이어 붙여 표준 출력으로 (빈 줄은 빈 줄로). 안내는 표준 오류로 보냅니다."""
     if args.translate is not None and not normalize(args.translate):
         raise CourseError(EMPTY_SENTENCE)
     lines = [args.translate] if args.translate is not None else multi30k.read_user_sentences(args.translate_file)
     model, tokenizer = load_translator(run.checkpoint_path, run.device)
-    texts = [check_sentence(tokenizer, line) if normalize(line) else "" for line in lines]
-    outputs = iter(translate_sentences(model, tokenizer, [t for t in texts if t], run.device, beam=args.beam))
-    print(f"[번역] {run.checkpoint_path} | {'탐욕 디코딩' if args.beam == 1 else f'빔 탐색 (빔 {args.beam})'}",
-          file=sys.stderr)
-    for t in texts:
-        print(next(outputs) if t else "")
+    limit = model.config.max_len - 2  # translate_sentences 가 원문에서 읽는 토큰 수 (<eos> 자리와 한 칸 여유를 빼고)
+    per_line = [[multi30k.check_sentence(tokenizer, s, limit) for s in split_sentences(line)] for line in lines]
+    outputs = iter(translate_sentences(model, tokenizer, [s for ss in per_line for s in ss], run.device, args.beam))
+    print(f"[번역] {run.checkpoint_path} | {'탐욕 디코딩' if args.beam == 1 else f'빔 탐색 (빔 {args.beam})'}", file=sys.stderr)
+    for sentences in per_line:
+        print(" ".join(next(outputs) for _ in sentences))
 
 
 # %%
 if __name__ == "__main__":
-    section("15. 내 문장 번역하기")
-    for sentence in ["Ein Mann fährt Fahrrad.", "Zwei Kinder spielen im Park."]:
-        text = check_sentence(tokenizer, sentence)
-        print(f"  {text}  →  {translate_sentences(model, tokenizer, [text], run.device, beam=args.beam)[0]}")
+    section("16. 내 문장 번역하기")
+    sentences = split_sentences("Ein Mann fährt Fahrrad. Zwei Kinder spielen im Park.")  # 문단 하나 → 문장 둘
+    for text, out in zip(sentences, translate_sentences(model, tokenizer, sentences, run.device, beam=args.beam)):
+        print(f"  {text}  →  {out}")
 
 # %% [markdown]
 # ## 해 보세요

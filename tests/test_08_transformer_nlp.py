@@ -449,7 +449,7 @@ def test_translate_bad_input(fallback_run, argv, message, capsys):
 
 
 def test_translate_very_long_sentence(fallback_run, capsys):
-    """위치 인코딩 표보다 긴 입력도 잘라서 번역하고 한 줄로 끝납니다 (오류·트레이스백 없음)."""
+    """위치 인코딩 표보다 긴 입력(문장 60개)도 문장마다 번역해 한 줄로 끝납니다 (오류·트레이스백 없음)."""
     assert _translate(fallback_run, "--translate", " ".join(["Ein Mann läuft im Park."] * 60)) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0]
@@ -469,3 +469,220 @@ def test_translate_unknown_chars_and_missing_checkpoint(fallback_run, tmp_path, 
     model_utils.save_checkpoint({"model": {}}, other / "checkpoint.pt")  # 다른 레슨의 체크포인트 흉내
     assert _translate(tmp_path, "--translate", "Ein Mann.") == 2
     assert "이 레슨의 번역 모델이 아닙니다" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# 잔차 연결과 층 정규화 (7절)
+# ---------------------------------------------------------------------------
+def _no_library(*args, **kwargs):
+    raise AssertionError("손 구현이 라이브러리 구현을 몰래 불렀습니다")
+
+
+def test_hand_layer_norm_matches_torch(monkeypatch):
+    torch.manual_seed(3)
+    x = (torch.randn(2, 5, 16, dtype=torch.float64) * 3 + 1).requires_grad_()
+    mine = L.LayerNorm(16).double()
+    with torch.no_grad():  # γ, β 도 1·0이 아닌 값으로
+        mine.weight.copy_(torch.randn(16))
+        mine.bias.copy_(torch.randn(16))
+    ref = nn.LayerNorm(16).double()
+    ref.load_state_dict(mine.state_dict())  # 파라미터 이름도 같음 (weight = γ, bias = β)
+    monkeypatch.setattr(F, "layer_norm", _no_library)
+    monkeypatch.setattr(torch, "layer_norm", _no_library)
+    with pytest.raises(AssertionError):
+        ref(x)  # 막혔는지 확인
+    out = mine(x)
+    grads = torch.autograd.grad(out.square().sum(), (x, mine.weight, mine.bias))
+    plain = L.LayerNorm(16).double()(x)  # γ = 1, β = 0: 토큰마다 평균 0, 분산 1
+    monkeypatch.undo()
+    ref_out = ref(x)
+    ref_grads = torch.autograd.grad(ref_out.square().sum(), (x, ref.weight, ref.bias))
+    torch.testing.assert_close(out, ref_out, atol=1e-10, rtol=1e-10)
+    for g, rg in zip(grads, ref_grads):
+        torch.testing.assert_close(g, rg, atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(plain.mean(-1), torch.zeros(2, 5, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(plain.var(-1, unbiased=False), torch.ones(2, 5, dtype=torch.float64), atol=1e-4, rtol=0)
+    # 모델의 부분층이 쓰는 nn.LayerNorm 과 같은 eps
+    assert L.LayerNorm(8).eps == L.Sublayer(8, 0.0, False).norm.eps
+
+
+def test_residual_connection_keeps_the_gradient():
+    norms = L.residual_gradients()
+    assert norms[False] < 1e-3 < 0.5 < norms[True]  # 잔차 없이 20층: 그래디언트가 거의 사라짐
+    assert norms == L.residual_gradients()  # 자기 난수 생성기만 씀 (전역 난수와 무관, 매번 같은 값)
+    state = torch.random.get_rng_state()
+    L.residual_gradients()
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+# ---------------------------------------------------------------------------
+# BPE 합치기 (2절)
+# ---------------------------------------------------------------------------
+TOY_MERGES = [("e", "s"), ("es", "t"), ("l", "o"), ("▁", "lo"), ("▁lo", "w"), ("e", "w"), ("n", "ew"),
+              ("▁", "new"), ("▁new", "est"), ("d", "est")]
+
+
+def test_hand_bpe_merges_on_the_toy_corpus():
+    """손으로 센 결과: es·st·t 뒤(9번)가 먼저, 그다음 l o(7번)… 동점이면 먼저 생긴 기호의 쌍."""
+    assert L.learn_bpe(L.TOY_WORDS, 10) == TOY_MERGES
+    assert L.learn_bpe({"▁aaa": 1}, 5) == [("a", "a"), ("▁", "aa"), ("▁aa", "a")]  # 왼쪽부터 합침, 다 합치면 멈춤
+    assert L.learn_bpe({"ab": 2, "ba": 2}, 1) == [("a", "b")]  # 동점: 유니코드 순으로 앞선 기호
+
+
+def test_hand_bpe_equals_the_tokenizers_library():
+    """레슨이 쓰는 tokenizers BPE 학습기도 같은 말뭉치에서 같은 조각을 같은 순서로 만듭니다."""
+    corpus = [w[1:] for w, c in L.TOY_WORDS.items() for _ in range(c)]
+    base = len(L.SPECIALS) + len({ch for w in L.TOY_WORDS for ch in w})
+    for k in (10, 14):
+        tok = L.train_tokenizer(corpus, base + k)
+        made = [tok.id_to_token(i) for i in range(base, tok.get_vocab_size())]
+        assert made == [a + b for a, b in L.learn_bpe(L.TOY_WORDS, k)]
+        merges = json.loads(tok.to_str())["model"]["merges"]
+        assert [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges] == L.learn_bpe(L.TOY_WORDS, k)
+    assert tok.encode("lowest").tokens == ["▁low", "est"]
+
+
+# ---------------------------------------------------------------------------
+# BLEU를 손으로 (11절): sacreBLEU를 못 쓰게 막고 계산한 뒤 sacreBLEU와 비교
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def no_sacrebleu(monkeypatch):
+    import sacrebleu
+    from sacrebleu.metrics import bleu, helpers
+    from sacrebleu.tokenizers import tokenizer_13a, tokenizer_re
+
+    for owner, name in [(bleu.BLEU, "corpus_score"), (bleu.BLEU, "sentence_score"), (bleu.BLEU, "_compute_score_from_stats"),
+                        (sacrebleu, "corpus_bleu"), (sacrebleu, "sentence_bleu"), (sacrebleu, "BLEU"),
+                        (tokenizer_13a.Tokenizer13a, "__call__"), (tokenizer_re.TokenizerRegexp, "__call__"),
+                        (helpers, "extract_all_word_ngrams"), (bleu, "extract_all_word_ngrams")]:
+        monkeypatch.setattr(owner, name, _no_library)
+    monkeypatch.setattr(bleu.BLEU, "compute_bleu", staticmethod(_no_library))
+    return monkeypatch
+
+
+def _check_against_sacrebleu(no_sacrebleu, hyps, refs):
+    import sacrebleu
+
+    with pytest.raises(AssertionError):
+        sacrebleu.corpus_bleu(hyps, [refs])  # 막혔는지 확인
+    mine = L.bleu_by_hand(hyps, refs)
+    tokens = [L.tokenize_13a(s) for s in hyps + refs]
+    no_sacrebleu.undo()
+    lib = sacrebleu.corpus_bleu(hyps, [refs])
+    assert abs(mine["score"] - lib.score) <= 1e-6, (mine, lib)
+    assert mine["bp"] == pytest.approx(lib.bp, abs=1e-12)
+    assert (mine["hyp_len"], mine["ref_len"]) == (lib.sys_len, lib.ref_len)
+    for p, count, lib_p in zip(mine["precisions"], lib.counts, lib.precisions):
+        if count:  # 맞은 n-gram이 있는 차수의 정밀도 (0인 차수는 sacreBLEU가 스무딩한 값을 보여 줌)
+            assert p == pytest.approx(lib_p, abs=1e-9)
+    tokenizer = sacrebleu.tokenizers.tokenizer_13a.Tokenizer13a()
+    assert tokens == [tokenizer(s.rstrip()).split() for s in hyps + refs]
+    # 레슨의 corpus_bleu (학습 중 검증·결과 기록에 쓰는 sacreBLEU) 도 같은 값
+    assert L.corpus_bleu(hyps, refs)[0].score == pytest.approx(lib.score, abs=1e-9)
+    return mine, lib
+
+
+def _perturb(ref: str, i: int) -> str:
+    """참조 번역을 체계적으로 망가뜨린 모델 번역 흉내 (12가지)."""
+    w = ref.split()
+    return [ref, " ".join(w[:-1]), " ".join(w[1:2] + w[:1] + w[2:]), ref.lower(),
+            " ".join("something" if j % 3 == 2 else x for j, x in enumerate(w)), " ".join(w[:len(w) // 2]),
+            " ".join([w[0]] * 4 + w), ref.replace(".", "").replace(",", ""), ref + " in the picture .",
+            " ".join(reversed(w)), "", " ".join(w[:2])][i % 12]
+
+
+def test_hand_bleu_equals_sacrebleu_on_multi30k_references(no_sacrebleu, real_data_dir):
+    _, _, test = multi30k.read_splits(real_data_dir, {"train": 1, "val": 1, "test_2016_flickr": 60})
+    refs = [L.normalize(e) for _, e in test]
+    hyps = [_perturb(r, i) for i, r in enumerate(refs)]
+    mine, lib = _check_against_sacrebleu(no_sacrebleu, hyps, refs)
+    assert 20 < lib.score < 90 and lib.bp < 1.0  # 현실적인 범위의 점수, 짧은 번역 벌점도 걸림
+    assert mine["precisions"][3] > 0
+
+
+EDGE_CASES = {
+    "모두 빈 번역": (["", "", ""], ["A man sleeps.", "Two dogs run.", "A child plays."]),
+    "아주 짧은 번역 (4-gram 없음)": (["A man.", "Dogs", "A"], ["A man sleeps.", "Two dogs run.", "A child plays."]),
+    "한 개만 빔": (["", "A man is riding a bike down the street."], ["A dog.", "A man is riding a bike down the street."]),
+    "4-gram 일치 없음": (["A man is on a bike down a street."], ["A man is riding a bike down the street."]),
+    "3·4-gram 일치 없음": (["A man riding is a bike the street down."], ["A man is riding a bike down the street."]),
+    "2·3·4-gram 일치 없음": (["street the down bike a riding is man A ."], ["A man is riding a bike down the street."]),
+    "일치 없음": (["Zwei Hunde"], ["A man is riding a bike down the street."]),
+    "참조보다 김": (["the the the the the the the the cat cat cat on the mat mat ."], ["The cat is on the mat."]),
+    "숫자·기호·엔티티": (["It costs $3.50, isn't it &amp; 5-6 people (maybe)?", "Ein „Test“ -- a-\nb <skipped> x\n"],
+                  ["It costs $3.50 , isn't it & 5-6 people (maybe) ?", "Ein „Test“ -- ab x"]),
+}
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=list(EDGE_CASES))
+def test_hand_bleu_equals_sacrebleu_on_edge_cases(no_sacrebleu, case):
+    hyps, refs = EDGE_CASES[case]
+    mine, lib = _check_against_sacrebleu(no_sacrebleu, hyps, refs)
+    if case in ("모두 빈 번역", "아주 짧은 번역 (4-gram 없음)", "일치 없음"):
+        assert mine["score"] == lib.score == 0.0
+    if case.endswith("-gram 일치 없음"):
+        assert 0 < mine["score"] < 100 and mine["precisions"][3] == 0  # exp 스무딩이 쓰인 경우
+
+
+def test_bleu_known_values_by_hand():
+    """11절이 출력하는 예: 잘라 세기와 짧은 번역 벌점."""
+    ref = "The cat sat on the mat."
+    r = L.bleu_by_hand(["the the the the the the."], [ref])
+    assert r["precisions"][0] == pytest.approx(100 * 2 / 7)  # "the" 6번 중 1번 + "." 만 맞음
+    r = L.bleu_by_hand(["The cat sat on"], [ref])
+    assert r["precisions"] == [100.0] * 4 and r["bp"] == pytest.approx(math.exp(1 - 7 / 4))
+    assert r["score"] == pytest.approx(100 * math.exp(1 - 7 / 4))
+    assert L.bleu_by_hand(["The cat."], [ref])["score"] == 0.0  # 4-gram이 없음
+    assert L.bleu_by_hand([ref], [ref])["score"] == pytest.approx(100.0)
+
+
+# ---------------------------------------------------------------------------
+# --translate: 여러 문장은 문장마다, 그래도 긴 문장은 잘린 부분을 알림 (16절)
+# ---------------------------------------------------------------------------
+def test_split_sentences():
+    assert L.split_sentences("Ein Mann läuft.  Zwei Hunde spielen! Wer ist das? Ende") == \
+        ["Ein Mann läuft.", "Zwei Hunde spielen!", "Wer ist das?", "Ende"]
+    assert L.split_sentences("3.5 Meter. Gut") == ["3.5 Meter.", "Gut"]  # 숫자 안의 점에서는 자르지 않음
+    assert L.split_sentences("   ") == [] and L.split_sentences("Ein Satz.") == ["Ein Satz."]
+
+
+def test_translate_paragraph_sentence_by_sentence(fallback_run, monkeypatch, capsys):
+    """짧은 독일어 문장 200개의 문단 → 문장마다 번역해 이어 붙인 영어 문장 200개 (잘려서 하나만 나오지 않음)."""
+    _, _, test_pairs = multi30k.stand_in_pairs()
+    pairs = (test_pairs * 7)[:200]
+    german, english = [d for d, _ in pairs], [e for _, e in pairs]
+    paragraph = " ".join(german)
+    # 1) 실제 (대체 데이터로 4에폭 학습한) 모델: 문장 200개가 하나씩 모델에 들어가고, 출력은 그 번역들을 이어 붙인 것
+    seen, real = [], L.translate_sentences
+
+    def spy(model, tokenizer, sentences, *args, **kwargs):
+        seen.append(list(sentences))
+        return real(model, tokenizer, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(L, "translate_sentences", spy)
+    assert _translate(fallback_run, "--translate", paragraph, "--beam", "1") == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert len(out) == 1 and seen == [german]
+    assert "앞부분만 번역" not in captured.err
+    model, tokenizer = L.load_translator(fallback_run / NAME / "checkpoint.pt", torch.device("cpu"))
+    assert out[0] == " ".join(real(model, tokenizer, german, torch.device("cpu")))
+    # 2) 문장마다 정답을 내는 번역기로 바꿔 끼우면: 영어 문장 200개가 순서대로 돌아옴
+    lookup = dict(test_pairs)
+    monkeypatch.setattr(L, "translate_sentences", lambda model, tok, sentences, *a, **k: [lookup[s] for s in sentences])
+    assert _translate(fallback_run, "--translate", paragraph) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [" ".join(english)] and len(L.split_sentences(out[0])) == 200
+
+
+def test_translate_says_what_was_cut(fallback_run, capsys):
+    """마침표 없이 토큰 128개를 넘는 한 문장: 번역하지 않은 뒷부분을 그대로 알려 줍니다."""
+    text = " ".join(["Ein Mann läuft im Park"] * 40) + " und ein Hund schläft"
+    assert _translate(fallback_run, "--translate", text) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 1
+    assert "앞부분만 번역합니다" in captured.err and "토큰 128개" in captured.err
+    tail = captured.err.split("«")[1].split("»")[0]
+    assert tail and text.endswith(tail) and tail.endswith("und ein Hund schläft")
+    _, tokenizer = L.load_translator(fallback_run / NAME / "checkpoint.pt", torch.device("cpu"))
+    assert len(tokenizer.encode(text[:-len(tail)].rstrip()).ids) == 128  # 잘린 앞부분 = 모델이 읽는 토큰 128개
