@@ -46,6 +46,7 @@ from utils.chapter import section, start_chapter
 from utils.data_utils import (ImageData, TensorBatches, fetch_hub_weights, hub_weights_path, load_user_images,
                               split_train_val, take_subset)
 from utils.datasets import cifar10
+from utils.distributed import save_once
 from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, evaluate, fit,
                                load_checkpoint, make_parser, print_predictions)
 from utils.visualization import (confusion_matrix, new_figure, plot_bars, plot_confusion_matrix, plot_image_grid,
@@ -847,7 +848,7 @@ def predict(args, run, images=None, checkpoint=None) -> list[dict]:
 if __name__ == "__main__":
     section("12. 내 사진으로 예측하기")
     sample = run.path("내 사진.png")   # 테스트 이미지 한 장을 PNG 파일로 저장해 '내 사진'처럼 넣어 봅니다
-    Image.fromarray(data.test_x[0].permute(1, 2, 0).numpy()).save(sample)
+    save_once(Image.fromarray(data.test_x[0].permute(1, 2, 0).numpy()), sample)  # torchrun 이면 랭크 0만 씁니다
     predict(args, run, [str(sample)])
     print(f"  (정답: {data.classes[data.test_y[0]]})")
 

@@ -24,6 +24,7 @@ DOWNLOADS = {
     "06_yolo_object_detection": coco128.download,
     "07_gan_image_generation": celeba.download,
     "08_transformer_nlp": multi30k.download,
+    "10_distributed_training": lambda root: download_mnist_raw(root, "MNIST"),  # 확장 측정과 01 레슨 두 프로세스 학습
 }
 LESSONS = sorted(DOWNLOADS)
 

@@ -43,6 +43,8 @@ TARGETS = {
     "07_gan_image_generation": [("modes_covered_fixed", ">=", 8), ("high_quality_fixed", ">=", 0.80),
                                 ("nn_ratio", "between", (0.7, 1.5)), ("wall_seconds", "<=", 1800)],
     "08_transformer_nlp": [("bleu", ">=", 36.0), ("wall_seconds", "<=", 3600)],
+    # 10: 손으로 쓴 링 올리듀스 = dist.all_reduce, 01 레슨을 두 프로세스로 학습한 정확도가 1프로세스 기록의 0.3%p 안
+    "10_distributed_training": [("ring_max_error", "<=", 1e-9), ("lesson01_accuracy_gap", "<=", 0.003)],
 }
 LESSONS = list(TARGETS)  # 레슨 목록은 목표 표 하나에만 적습니다 (테스트가 저장소의 레슨 파일과 맞는지 확인)
 

@@ -23,6 +23,8 @@ import torchvision
 from torch import nn
 from tqdm import tqdm  # 노트북에서도 글자 진행 막대 (위젯 경고 없이)
 
+from utils import distributed as dist_utils  # torchrun 아래에서만 일하는 배관
+
 DEFAULT_SEED = 42
 DEFAULT_OUT_DIR = "runs"
 
@@ -250,8 +252,10 @@ class Run:
     def save(self, state: dict, path: Path | None = None) -> None:
         """체크포인트를 원자적으로 저장하고, 지금까지의 경과 시간을 시계 파일에 남깁니다."""
         elapsed = self.elapsed()
-        save_checkpoint({**state, "elapsed": elapsed}, path or self.checkpoint_path)
-        write_text_atomic(self.out / CLOCK_FILE, json.dumps({"elapsed": elapsed}))
+        if dist_utils.is_main():  # torchrun: 랭크 0만 쓰고, 나머지는 다 쓸 때까지 기다립니다
+            save_checkpoint({**state, "elapsed": elapsed}, path or self.checkpoint_path)
+            write_text_atomic(self.out / CLOCK_FILE, json.dumps({"elapsed": elapsed}))
+        dist_utils.barrier()
 
     def stage(self, name: str, compute):
         """학습 앞의 한 단계(비교 실험·탐색 등)를 compute() 로 하고 그 결과를 run.save 로 남깁니다.
@@ -294,6 +298,9 @@ class Run:
         }
         if self.device.type == "cuda":
             record["cuda_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        record.update(dist_utils.record_fields(f"{self.lesson}.py", self.argv))  # torchrun 일 때만
+        if not dist_utils.is_main():
+            return record
         text = json.dumps(record, ensure_ascii=False, indent=2)
         (self.out / "metrics.json").write_text(text + "\n", encoding="utf-8")
         print(f"\n결과 기록: {self.out / 'metrics.json'}  (총 {record['wall_seconds']}초, {record['machine']})")
@@ -309,16 +316,19 @@ def write_text_atomic(path: Path, text: str) -> None:
 def start_run(lesson: str, args: argparse.Namespace, argv) -> Run:
     """시드·장치·결과 폴더를 준비합니다. --quick 결과는 전체 실행 결과를 덮어쓰지 않도록 따로 둡니다."""
     set_seed(args.seed)
-    device = choose_device(args.device)
+    dist_utils.silence_other_ranks()
+    device = dist_utils.setup(choose_device(args.device))  # torchrun 이 아니면 그대로
     out = Path(args.out_dir) / (f"{lesson}-quick" if args.quick else lesson)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / f".write-test{dist_utils.rank() or ''}"
         probe.write_text("ok", encoding="utf-8")
         probe.unlink()
     except OSError as err:
         raise CourseError(f"결과 폴더를 만들거나 쓸 수 없습니다: {out} ({err.strerror})") from None
     print(f"[{lesson}] 장치: {device} | 결과 폴더: {out} | 시드: {args.seed}")
+    if dist_utils.active():
+        print(dist_utils.world_note(getattr(args, "batch_size", None)))
     run = Run(lesson=lesson, args=args, argv=list(argv if argv is not None else sys.argv[1:]),
               device=device, out=out)
     if getattr(args, "resume", False):
@@ -378,6 +388,8 @@ def evaluate(model, batches, loss_fn, device) -> dict:
 
     돌려주는 값: loss, accuracy(분류일 때), predictions/targets (혼동 행렬·오분류 그림용).
     """
+    if dist_utils.active() and not isinstance(batches, dist_utils.ShardedBatches):
+        return dist_utils.evaluate(evaluate, model, batches, loss_fn, device)  # 조각마다 평가해 합을 모음
     model.eval()
     total_loss, seen, preds, trues = 0.0, 0, [], []
     for inputs, targets in batches:
@@ -463,7 +475,7 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         select_best: str | None = None, minimize: bool = False, patience: int | None = None,
         on_epoch_end=None, run: Run | None = None, resume: bool = False, checkpoint: Path | None = None,
         checkpoint_extra: dict | None = None, name: str = "", labels: dict | None = None,
-        extra_state: dict | None = None, check_extra: bool = False) -> dict:
+        extra_state: dict | None = None, check_extra: bool = False, distributed: bool | None = None) -> dict:
     """과정 전체가 함께 쓰는 하나뿐인 학습 루프: 에폭 반복, 기록, 체크포인트, --resume.
 
     - 기본 학습 단계: 순전파 → 손실 → 역전파 → (클리핑) → 갱신. train_step(batch) -> {이름: 값} 을 주면
@@ -477,6 +489,9 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
     - labels={"val_bleu": "검증 BLEU"}: 에폭 줄에 쓸 이름 (None 이면 그 값은 줄에서 뺌).
     - extra_state={"averager": obj}: state_dict()/load_state_dict() 가 있는 것(가중치 평균 등)도 체크포인트에
       넣고 --resume 때 되살립니다. check_extra=True: --resume 할 때 checkpoint_extra 가 저장된 값과 같아야 합니다.
+    - torchrun 아래에서 distributed(기본: run 이 있는 본 학습이면 True)이면 모델을 DistributedDataParallel 로
+      감싸고 전체 배치마다 이 프로세스의 조각만 학습합니다 (utils/distributed.py). run 없는 작은 비교 실험은
+      프로세스마다 똑같이 돌아 1프로세스와 같은 결과를 냅니다. 체크포인트는 감싸지 않은 모델에서 저장합니다.
     돌려주는 history: 키마다 에폭별 값의 리스트 (+ select_best 가 있으면 "best_epoch", 1부터).
     """
     history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
@@ -504,6 +519,9 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         for key, obj in (extra_state or {}).items():
             obj.load_state_dict(state[key])
         print(f"[이어서 학습] {path} 의 {start_epoch} 에폭 다음부터 계속합니다.")
+    train_model, train_batches = dist_utils.prepare(  # torchrun 이 아니면 그대로
+        model, train_batches, device, enabled=run is not None if distributed is None else distributed,
+        custom_step=train_step is not None)
     for epoch in range(start_epoch, epochs):
         if patience is not None and epoch - best["epoch"] >= patience and best["epoch"] > 0:
             print(f"  {name}검증 {select_best} 가 {patience} 에폭 동안 나아지지 않아 멈춥니다 (조기 종료).")
@@ -511,8 +529,10 @@ def fit(model, train_batches, val_batches, loss_fn, optimizer, device, epochs: i
         t0 = time.perf_counter()
         desc = f"{name}에폭 {epoch + 1}/{epochs}"
         if train_step is None:
-            tr = train_one_epoch(model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
+            tr = train_one_epoch(train_model, train_batches, loss_fn, optimizer, device, scheduler=scheduler,
                                  clip_grad_norm=clip_grad_norm, desc=desc)
+            if train_model is not model:
+                tr = dist_utils.average(tr)  # 프로세스마다 잰 학습 손실·정확도의 평균
         else:
             tr = _custom_epoch(train_step, train_batches, desc)
         if evaluate_fn is not None:
