@@ -145,19 +145,12 @@ def locate_dataset(args, dataset: str, expected: list[str], present, download) -
     return "fallback"
 
 
-def safe_extract_tar(archive: Path, dest: Path) -> None:
-    """옛 이름. utils.archives.safe_extract(tar·zip 공용, 위험한 멤버 거부)에 맡깁니다."""
-    from utils.archives import safe_extract
-
-    safe_extract(archive, dest)
-
-
 # ---------------------------------------------------------------------------
 # 3. 메모리에 올린 데이터 묶음과 빠른 배치 반복기
 # ---------------------------------------------------------------------------
 @dataclass
 class ImageData:
-    """uint8 이미지 텐서(N,C,H,W)와 정수 라벨. 한 번만 디코딩해 두고 배치마다 잘라 씁니다."""
+    """uint8 이미지 텐서(N,C,H,W)와 정수 레이블. 한 번만 디코딩해 두고 배치마다 잘라 씁니다."""
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
@@ -356,20 +349,99 @@ def read_image(path: Path, mode: str = "RGB"):
         raise CourseError(f"이미지로 읽을 수 없는 파일입니다: {path} ({type(err).__name__})") from None
 
 
-def load_user_images(items: list[str], size: int, channels: int = 1,
-                     dark_background: bool = True) -> tuple[list[Path], torch.Tensor]:
+FRAMINGS = ("mnist", "fashion")
+MNIST_BOX = 20             # MNIST: 숫자의 긴 변을 20픽셀로 맞춘 뒤 28×28 안에 놓았습니다
+MNIST_INK_LEVEL = 0.3      # 늘인 밝기(0~1)에서 이보다 밝으면 잉크로 봅니다 (종이 결·JPEG 잡음은 이보다 어둡습니다)
+FASHION_TRIM_LEVEL = 0.05  # Fashion-MNIST 논문: 배경색과 최대 밝기의 5 % 안쪽으로 가까운 가장자리는 잘라 냅니다
+
+
+def _resize_float(arr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """실수 배열을 (height, width)로 줄이거나 키웁니다. PIL 의 쌍선형 필터는 줄일 때 주변을 평균해 계단이 생기지 않습니다."""
+    from PIL import Image
+
+    img = Image.fromarray(arr.astype(np.float32)).resize((width, height), Image.BILINEAR)
+    return np.asarray(img, dtype=np.float32)
+
+
+def _solid_mask(arr: np.ndarray, level: float) -> np.ndarray:
+    """level 보다 밝으면서 3×3 이웃의 평균도 level 을 넘는 곳. 종이의 잡음 한두 픽셀이 자르는 범위를 넓히지 않게 합니다.
+
+    그런 곳이 하나도 없으면(아주 가는 획뿐) 그냥 level 보다 밝은 곳.
+    """
+    h, w = arr.shape
+    padded = np.pad(arr, 1, mode="edge")
+    mean3 = sum(padded[i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9
+    solid = (arr > level) & (mean3 > level)
+    return solid if solid.any() else arr > level
+
+
+def frame_like_dataset(gray: np.ndarray, framing: str, size: int = 28) -> np.ndarray:
+    """학습자의 흑백 이미지(어두운 배경 + 밝은 글씨·물체, 크기 무관)를 데이터셋이 만들어진 방식 그대로 size×size 에 놓습니다.
+
+    그림 전체를 28×28 로 줄이기만 하면 비율이 찌그러지고 빈 여백까지 들어가, 큰 종이 한쪽에 쓴 숫자는
+    몇 픽셀짜리 점이 됩니다. 그래서 데이터셋을 만든 절차를 그대로 따릅니다.
+
+    - 공통: 테두리 픽셀의 중앙값을 배경으로 보고 0이 되도록 뺍니다 (종이색이 회색이어도 배경은 검정).
+    - "mnist" (LeCun 등이 NIST 손글씨로 MNIST 를 만든 방법): 가장 진한 잉크가 255가 되도록 밝기를 늘리고,
+      잉크(밝기 30 % 초과)를 감싸는 사각형만 잘라 가로세로 비율을 지킨 채 긴 변을 20픽셀로 줄인 뒤,
+      28×28 안에서 질량 중심(밝기로 가중한 평균 위치)이 (14, 14) 에 오도록 붙입니다.
+    - "fashion" (Fashion-MNIST 논문의 방법): 배경과 5 % 넘게 다른 곳까지만 잘라, 비율을 지킨 채 긴 변을 28로 줄이고
+      짧은 변 쪽을 검정으로 채워 사각형의 가운데에 둡니다. 밝기는 늘리지 않습니다.
+    배경과 구별되는 것이 없으면(빈 이미지) 통째로 줄여 돌려줍니다. 돌려주는 값: (size, size) uint8 배열.
+    """
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing 은 {FRAMINGS} 중 하나여야 합니다: {framing!r}")
+    arr = np.asarray(gray, dtype=np.float32)
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    arr = np.clip(arr - np.median(border), 0, None)
+    peak = float(arr.max())
+    if peak <= FASHION_TRIM_LEVEL * 255:
+        return np.clip(_resize_float(arr, size, size), 0, 255).round().astype(np.uint8)
+    if framing == "mnist":
+        arr = arr * (255.0 / peak)
+        mask, box = _solid_mask(arr, MNIST_INK_LEVEL * 255), round(size * MNIST_BOX / 28)
+    else:
+        mask, box = _solid_mask(arr, FASHION_TRIM_LEVEL * 255), size
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = box / max(crop.shape)
+    h, w = (max(1, min(box, round(n * scale))) for n in crop.shape)
+    small = np.clip(_resize_float(crop, w, h), 0, 255)
+    if framing == "mnist":  # 질량 중심 (cy, cx) 을 (14, 14) 에: 실제 MNIST 숫자들의 질량 중심 평균이 (14.0, 14.0) 입니다
+        total = small.sum()
+        cy = (small.sum(axis=1) * np.arange(h)).sum() / total
+        cx = (small.sum(axis=0) * np.arange(w)).sum() / total
+        top = int(np.clip(round(size / 2 - cy), 0, size - h))
+        left = int(np.clip(round(size / 2 - cx), 0, size - w))
+    else:  # 사각형의 가운데를 가운데에 (여백이 홀수면 Fashion-MNIST 처럼 위·왼쪽 여백을 한 픽셀 더)
+        top, left = (size - h + 1) // 2, (size - w + 1) // 2
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top:top + h, left:left + w] = small
+    return out.round().astype(np.uint8)
+
+
+def load_user_images(items: list[str], size: int, channels: int = 1, dark_background: bool = True,
+                     framing: str | None = None) -> tuple[list[Path], torch.Tensor]:
     """--predict 용: 파일·폴더를 읽어 (N,C,size,size) uint8 텐서로. 크기·형식은 무엇이든 됩니다.
 
     dark_background=True면 MNIST/Fashion-MNIST처럼 '어두운 배경 + 밝은 물체'가 되도록
     밝은 배경의 사진(종이에 쓴 숫자 등)을 반전합니다.
+    framing="mnist" | "fashion" (흑백만): 반전한 뒤 `frame_like_dataset` 으로 데이터셋과 같은 틀에 놓습니다
+    (잉크·물체만 잘라 비율을 지켜 줄이고 가운데에). None 이면 그림 전체를 size×size 로 줄이기만 합니다.
     """
+    if framing is not None and (framing not in FRAMINGS or channels != 1):
+        raise ValueError(f"framing 은 흑백(channels=1)에서 {FRAMINGS} 중 하나입니다: {framing!r}")
     paths = collect_image_paths(items)
     tensors = []
     for path in paths:
-        img = read_image(path, "L" if channels == 1 else "RGB").resize((size, size))
+        img = read_image(path, "L" if channels == 1 else "RGB")
+        if framing is None:
+            img = img.resize((size, size))
         arr = torch.tensor(np.asarray(img), dtype=torch.uint8)
         arr = arr.unsqueeze(0) if channels == 1 else arr.permute(2, 0, 1)
         if dark_background and arr.float().mean() > 127:
             arr = 255 - arr
+        if framing is not None:
+            arr = torch.from_numpy(frame_like_dataset(arr[0].numpy(), framing, size)).unsqueeze(0)
         tensors.append(arr)
     return paths, torch.stack(tensors)

@@ -17,6 +17,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from utils.chapter import in_notebook  # noqa: E402
+from utils.distributed import is_main as is_main_process  # noqa: E402
 
 KOREAN_FONT = "NanumGothic"
 
@@ -51,6 +52,9 @@ def save_figure(fig, path: Path) -> Path:
     """그림을 PNG로 저장하고 닫습니다 (메모리 누수 방지). 노트북에서는 저장한 그림을 셀 아래에도 보여 줍니다."""
     setup_korean_font()
     path = Path(path)
+    if not is_main_process():  # torchrun: 그림은 랭크 0만 저장합니다
+        plt.close(fig)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -120,6 +124,33 @@ def plot_image_grid(images: torch.Tensor, titles: list[str], path: Path, title: 
         ax.set_title(text, fontsize=8)
     if title:
         fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_prediction_inputs(paths: list[Path], inputs: torch.Tensor, titles: list[str], path: Path,
+                           title: str = "내 이미지와 모델이 실제로 보는 입력", max_images: int = 24) -> Path:
+    """--predict 용: 학습자의 원래 이미지(읽은 그대로)와 전처리해 모델에 넣은 흑백 입력을 나란히 그립니다.
+
+    inputs: (N,1,H,W) uint8. 한 줄에 네 쌍씩, 처음 max_images 장까지.
+    """
+    from PIL import Image
+
+    n = min(len(paths), max_images)
+    pairs_per_row = min(4, max(n, 1))
+    fig, axes = new_figure(ncols=2 * pairs_per_row, nrows=max(1, -(-n // pairs_per_row)), size=(1.7, 2.0))
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        with Image.open(paths[i]) as img:
+            original = np.asarray(img.convert("RGB"))
+        left, right = axes.flat[2 * i], axes.flat[2 * i + 1]
+        left.imshow(original)
+        left.set_title(f"원본 {original.shape[1]}×{original.shape[0]}\n{Path(paths[i]).name[:18]}", fontsize=7)
+        right.imshow(inputs[i, 0].numpy(), cmap="gray", vmin=0, vmax=255)
+        right.set_title(f"입력 {inputs.shape[-1]}×{inputs.shape[-2]}\n{titles[i]}", fontsize=7)
+    # 큰 제목은 맨 윗줄 칸 제목(두 줄) 위에: 칸의 윗변(그림 높이의 0.88) + 0.42인치
+    fig.suptitle(title if n == len(paths) else f"{title} (처음 {n}장)", y=0.88 + 0.42 / fig.get_figheight(),
+                 va="bottom")
     return save_figure(fig, path)
 
 
