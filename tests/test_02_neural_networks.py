@@ -59,6 +59,70 @@ def test_hand_derivatives_match_autograd(monkeypatch):
     assert hand["Sigmoid"][1].max() <= 0.25
 
 
+def _forbidden(*a, **k):
+    raise AssertionError("라이브러리 함수 호출 금지")
+
+
+def test_hand_batch_norm_matches_library_in_train_and_eval(monkeypatch):
+    """손으로 쓴 배치 정규화(라이브러리 batch_norm 금지) = nn.BatchNorm1d: 학습 모드 출력·이동 통계 3배치, 평가 모드."""
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(24, 5, generator=gen, dtype=torch.float64) * 3 + 2
+    bn = torch.nn.BatchNorm1d(5).double()
+    with torch.no_grad():
+        bn.weight.copy_(torch.rand(5, generator=gen, dtype=torch.float64) + 0.5)
+        bn.bias.copy_(torch.randn(5, generator=gen, dtype=torch.float64))
+    gamma, beta = bn.weight.detach().clone(), bn.bias.detach().clone()
+    mean, var = bn.running_mean.clone(), bn.running_var.clone()
+    with monkeypatch.context() as m:
+        for target in (torch.nn.functional, torch):
+            m.setattr(target, "batch_norm", _forbidden)
+        with pytest.raises(AssertionError):
+            bn(h)  # 정말 막혔는지
+        outs = []
+        for step in range(3):  # 배치 셋: 이동 평균·분산이 매번 갱신됨
+            out, mean, var = L02.batch_norm_by_hand(h[8 * step:8 * step + 8], gamma, beta, mean, var, training=True)
+            outs.append(out)
+        hand_eval, mean_after, var_after = L02.batch_norm_by_hand(h, gamma, beta, mean, var, training=False)
+        hand_train_full = L02.batch_norm_by_hand(h, gamma, beta, mean, var, training=True)[0]
+    demo = L02.show_batch_norm_and_dropout()  # 장의 숫자 예시 (안에서 라이브러리와 비교하므로 막지 않고)
+    bn.train()
+    for step, out in enumerate(outs):
+        assert torch.allclose(out, bn(h[8 * step:8 * step + 8]).detach(), atol=1e-12)
+    assert torch.allclose(mean, bn.running_mean, atol=1e-12) and torch.allclose(var, bn.running_var, atol=1e-12)
+    assert torch.equal(mean_after, mean) and torch.equal(var_after, var)  # 평가 모드는 통계를 바꾸지 않음
+    bn.eval()
+    assert torch.allclose(hand_eval, bn(h).detach(), atol=1e-12)
+    # 학습 모드: 열마다 평균 β·표준편차 γ. 평가 모드(이동 평균)는 같은 입력에 다른 출력
+    assert torch.allclose(hand_train_full.mean(0), beta, atol=1e-10)
+    assert torch.allclose(hand_train_full.std(0, unbiased=False), gamma, atol=1e-4)
+    assert (hand_train_full - hand_eval).abs().max() > 0.1
+    # 학습 모드에서 한 샘플의 출력은 같은 배치의 다른 샘플에 따라 달라짐 (평가 모드는 아님)
+    first_alone = L02.batch_norm_by_hand(h[:8], gamma, beta, mean, var, training=True)[0][0]
+    assert (first_alone - hand_train_full[0]).abs().max() > 1e-3
+    assert torch.allclose(L02.batch_norm_by_hand(h[:8], gamma, beta, mean, var, training=False)[0][0], hand_eval[0])
+    # 장의 숫자 예시도 라이브러리와 같고, 두 모드의 출력이 다름
+    assert max(demo["bn_train"], demo["bn_eval"], demo["running"]) < 1e-5
+    assert (demo["train_output"] - demo["eval_output"]).abs().max() > 0.5
+
+
+def test_hand_dropout_mask_scaling_and_eval(monkeypatch):
+    x = torch.arange(1.0, 2001.0, dtype=torch.float64)
+    with monkeypatch.context() as m:
+        for target in (torch.nn.functional, torch):
+            m.setattr(target, "dropout", _forbidden)
+        hand = L02.dropout_by_hand(x, 0.3, training=True, generator=torch.Generator().manual_seed(5))
+        evaluated = L02.dropout_by_hand(x, 0.3, training=False)
+    kept = hand != 0
+    assert torch.allclose(hand[kept], x[kept] / 0.7)          # 남은 값은 1/(1-p) 배
+    assert 0.27 < 1 - kept.double().mean().item() < 0.33     # 약 p 만큼 꺼짐
+    assert torch.equal(evaluated, x)                          # 평가 모드는 그대로
+    lib = torch.nn.Dropout(0.3)
+    assert torch.equal(lib.eval()(x), x)
+    torch.manual_seed(5)  # 같은 시드의 같은 베르누이 표본 → 라이브러리와 같은 마스크, 같은 값
+    lib_out = lib.train()(x)
+    assert torch.equal(lib_out != 0, kept) and torch.allclose(lib_out, hand, atol=1e-12)
+
+
 def test_sigmoid_gradient_vanishes_toward_input():
     torch.manual_seed(0)
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
