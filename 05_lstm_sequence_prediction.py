@@ -30,7 +30,7 @@
 # ```
 # 노트북(`notebooks/05_lstm_sequence_prediction.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
-# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 기본 실행 약 15~25초, `--quick` 은 몇 초.
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 기본 실행 약 25초, `--quick` 은 몇 초.
 # 모델이 작아 GPU로 옮겨도 크게 빨라지지 않습니다.
 #
 # ※ 이 레슨은 딥러닝 교육용입니다. 결과는 투자 조언이 아닙니다.
