@@ -12,7 +12,7 @@
 # **데이터셋**
 # - 생성 도형 탐지 데이터(내려받기 없음): 128×128 RGB, 도형 4종(원·사각형·삼각형·십자; 클래스는 색이 아니라
 #   '모양'으로 정해지고 색은 물체마다 무작위), 변 12~56 px, 이미지마다 1~6개(서로 IoU ≤ 0.3), 무늬·잡음이 있는 배경.
-#   학습 6,000장(시드 S), 검증 300장(시드 S+1), 시험 600장(시드 S+2).
+#   학습 6,000장(시드 S), 검증 300장(시드 S+1), 테스트 600장(시드 S+2).
 # - coco128: COCO train2017 의 처음 128장 (YOLO 레이블), `DL_DATA_DIR/coco128/`.
 #   없으면 안내 후 실제 사진 부분만 건너뜁니다 (결과에 `fallback` 으로 기록).
 #
@@ -29,7 +29,7 @@
 # ```
 # 노트북(`notebooks/06_yolo_object_detection.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
-# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 약 3분 (학습 10에폭), `--quick` 은 20초 안팎.
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 약 6분 (학습 10에폭), `--quick` 은 20초 안팎.
 # GPU에서는 1분 안팎.
 
 # %%
@@ -51,7 +51,8 @@ from utils.data_utils import TensorBatches
 from utils.datasets import coco128
 from utils.model_utils import (CourseError, add_threads_option, count_parameters, cpu_threads, fit, load_checkpoint,
                                make_parser, positive_int)
-from utils.video import add_stream_options, detect_image_files, only_one, plot_detections_grid, stream_detections
+from utils.video import (add_stream_options, detect_image_files, only_one, plot_box_panels, plot_detections_grid,
+                         stream_detections)
 from utils.visualization import new_figure, save_figure
 
 # %% tags=["parameters"]
@@ -71,7 +72,7 @@ MIN_SIDE, MAX_SIDE, MAX_OBJECTS, MAX_PAIR_IOU = 12, 56, 6, 0.3
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)   # mAP@[.5:.95] 의 IoU 기준 10개
 COCO_RECALL_POINTS = np.linspace(0.0, 1.0, 101)    # COCO 101점 보간의 재현율 지점
 BOX_LOSS_WEIGHT = 5.0   # 박스 손실의 가중치: 1-IoU 는 0~1 로 작아서 객체성·클래스 손실과 균형을 맞춥니다
-N_VAL, QUICK_SIZES = 300, (480, 40, 60)   # 검증 이미지 수, --quick 의 학습·검증·시험 이미지 수
+N_VAL, QUICK_SIZES = 300, (480, 40, 60)   # 검증 이미지 수, --quick 의 학습·검증·테스트 이미지 수
 
 
 def build_parser():
@@ -80,7 +81,7 @@ def build_parser():
     p.add_argument("--image", nargs="+", metavar="FILE|FOLDER", help="학습된 탐지기로 사진(들) 탐지")
     add_stream_options(p)   # --video, --camera, --max-frames
     p.add_argument("--n-train", type=positive_int, default=6000, help="생성 학습 이미지 수 (기본 6000)")
-    p.add_argument("--n-test", type=positive_int, default=600, help="생성 시험 이미지 수 (기본 600, 다른 시드)")
+    p.add_argument("--n-test", type=positive_int, default=600, help="생성 테스트 이미지 수 (기본 600, 다른 시드)")
     add_threads_option(p)
     return p
 
@@ -140,6 +141,8 @@ if __name__ == "__main__":
 # $$\mathrm{IoU}(A,B) = \frac{|A\cap B|}{|A\cup B|} = \frac{|A\cap B|}{|A| + |B| - |A\cap B|} \in [0, 1]$$
 # 교집합은 '왼쪽 위 모서리의 최댓값'과 '오른쪽 아래 모서리의 최솟값'이 만드는 사각형입니다 (겹치지 않으면 너비·높이가
 # 음수 → 0). 브로드캐스팅으로 N개 × M개 박스의 모든 쌍을 한 번에 계산합니다.
+# 그림 `iou.png` 는 50×50 박스 둘이 25×35 만큼 겹친 경우입니다: 교집합 875 / 합집합 4,125 ≈ 0.212 — 꽤 겹쳐 보여도
+# IoU 는 0.5 에 한참 못 미칩니다.
 
 # %%
 def box_area(b: torch.Tensor) -> torch.Tensor:
@@ -175,12 +178,19 @@ if __name__ == "__main__":
     print(f"  A = {a.tolist()[0]},  B = {b.tolist()}")
     print(f"  IoU(A, B) = {[round(v, 4) for v in box_iou(a, b)[0].tolist()]}"
           "  (같은 박스 1, 반씩 어긋나면 25/175 ≈ 0.143, 떨어져 있으면 0)")
+    pair = torch.tensor([[15.0, 20, 65, 70], [40, 35, 90, 85]])   # 그림: 50×50 박스 둘이 25×35 만큼 겹침
+    inter = box_intersection(pair[:1], pair[1:]).item()
+    union = box_area(pair).sum().item() - inter
+    corners = torch.cat([pair[:, :2].max(0).values, pair[:, 2:].min(0).values])   # 왼쪽 위의 최댓값 ~ 오른쪽 아래의 최솟값
+    plot_box_panels([{"boxes": pair, "texts": ["A", "B"], "shade": corners}], run.path("iou.png"),
+                    f"IoU(A, B) = 교집합 {inter:.0f} / 합집합 {union:.0f} = {box_iou(pair[:1], pair[1:]).item():.3f}")
 
 # %% [markdown]
 # ## 3. 비최대 억제(NMS)
 # 탐지기는 한 물체 둘레의 여러 격자 칸에서 거의 같은 박스를 냅니다. NMS는 점수가 가장 높은 박스를 남기고,
 # 그것과 IoU가 기준보다 큰 나머지를 지우기를 되풀이합니다(탐욕적). 클래스별 NMS는 다른 클래스의 박스끼리는
 # 지우지 않습니다 (겹쳐 서 있는 사람과 자전거처럼). 테스트가 `torchvision.ops.nms` 와 결과를 비교합니다 (점수 동점 포함).
+# 그림 `nms.png` 는 아래 예의 후보 5개를 NMS 전, NMS 후, 클래스별 NMS 후로 나란히 보여 줍니다.
 
 # %%
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -210,11 +220,20 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
 # %%
 if __name__ == "__main__":
     section("3. 비최대 억제(NMS)")
-    boxes = torch.tensor([[10.0, 10, 50, 50], [12, 12, 52, 52], [60, 60, 90, 90], [11, 9, 49, 51]])
-    scores, labels = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([0, 0, 0, 1])
-    print(f"  박스 4개, 점수 {scores.tolist()}, 클래스 {labels.tolist()}")
-    print(f"  NMS(기준 0.5) 후 남은 번호: {nms(boxes, scores, 0.5).tolist()}  (1번·3번은 0번과 겹쳐 지워짐)")
+    # 물체 둘(왼쪽 위·오른쪽 아래)에 겹친 후보들, 그리고 왼쪽 위 물체에 겹친 다른 클래스의 박스 하나(3번)
+    boxes = torch.tensor([[10.0, 10, 50, 50], [14, 18, 54, 58], [60, 58, 92, 92], [6, 2, 46, 42], [64, 66, 96, 98]])
+    scores, labels = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5]), torch.tensor([0, 0, 0, 1, 0])
+    ious = box_iou(boxes, boxes)
+    print(f"  박스 5개, 점수 {[round(s, 2) for s in scores.tolist()]}, 클래스 {labels.tolist()}")
+    print(f"  IoU: 0번-1번 {ious[0, 1]:.3f}, 0번-3번 {ious[0, 3]:.3f}, 2번-4번 {ious[2, 4]:.3f} (모두 기준 0.5 초과)")
+    print(f"  NMS(기준 0.5) 후 남은 번호: {nms(boxes, scores, 0.5).tolist()}  (1·3번은 0번과, 4번은 2번과 겹쳐 지워짐)")
     print(f"  클래스별 NMS 후: {batched_nms(boxes, scores, labels, 0.5).tolist()}  (3번은 다른 클래스라 남음)")
+    texts = [f"{i}번 클래스{c} {s:.1f}" for i, (c, s) in enumerate(zip(labels.tolist(), scores.tolist()))]
+    panels = [("NMS 전: 후보 5개", torch.arange(5)), ("NMS 후 (IoU 기준 0.5)", nms(boxes, scores, 0.5)),
+              ("클래스별 NMS 후", batched_nms(boxes, scores, labels, 0.5))]
+    plot_box_panels([{"title": t, "boxes": boxes[k], "texts": [texts[i] for i in k], "colours": labels[k]}
+                     for t, k in panels], run.path("nms.png"),
+                    "비최대 억제: 점수가 가장 높은 박스를 남기고, 그것과 IoU > 0.5 인 박스를 지우기를 되풀이")
 
 # %% [markdown]
 # ## 4. 평균 정밀도(AP)와 mAP — COCO 방식
@@ -425,7 +444,7 @@ if __name__ == "__main__":
 # ## 7. 생성 도형 탐지 데이터
 # 학습은 어디서나 내려받기 없이 만들 수 있는 도형 사진으로 합니다. 도형이 박스를 꽉 채우므로 정답 박스가
 # 정확하고, 클래스는 모양으로만 정해집니다(색은 무작위). 배경에 색 얼룩·줄무늬·잡음을 넣어 '배경과 물체 구분'이
-# 쉽지 않게 합니다. 학습·검증·시험 세트는 서로 다른 시드로 만들어, 시험 이미지는 학습 중 한 번도 보지 않습니다.
+# 쉽지 않게 합니다. 학습·검증·테스트 세트는 서로 다른 시드로 만들어, 테스트 이미지는 학습 중 한 번도 보지 않습니다.
 
 # %%
 @dataclass
@@ -504,7 +523,7 @@ def contrasting_colour(rng: np.random.Generator, background: np.ndarray) -> np.n
 
 
 def make_shapes_dataset(n: int, seed: int, chunk: int = 500) -> ShapesData:
-    """n장을 생성합니다. 같은 시드면 같은 데이터 (학습·검증·시험은 서로 다른 시드)."""
+    """n장을 생성합니다. 같은 시드면 같은 데이터 (학습·검증·테스트는 서로 다른 시드)."""
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     images = torch.empty((n, 3, IMG_SIZE, IMG_SIZE), dtype=torch.uint8)
     boxes = torch.zeros((n, MAX_OBJECTS, 4))
@@ -534,7 +553,7 @@ if __name__ == "__main__":
     train = make_shapes_dataset(n_train, seed=args.seed)
     val = make_shapes_dataset(n_val, seed=args.seed + 1)
     test = make_shapes_dataset(n_test, seed=args.seed + 2)
-    print(f"  학습 {n_train}장 · 검증 {n_val}장 · 시험 {n_test}장 "
+    print(f"  학습 {n_train}장 · 검증 {n_val}장 · 테스트 {n_test}장 "
           f"(학습 물체 {int((train.labels >= 0).sum())}개, {time.perf_counter() - t0:.1f}초)")
     plot_detections_grid(train.images[:6], train.targets()[:6], SHAPE_CLASSES, run.path("shapes_samples.png"),
                          "생성 도형 데이터와 정답 박스 (클래스는 모양, 색은 무작위)")
@@ -792,8 +811,8 @@ if __name__ == "__main__":
     plot_training(history, run.path("training_curves.png"))
 
 # %% [markdown]
-# ## 12. 시험 세트 평가: 직접 만든 NMS·mAP로
-# 학습에 한 번도 쓰지 않은 시험 이미지로 mAP를 잽니다. PR 곡선은 IoU 0.5에서 클래스마다의 보간 정밀도입니다 —
+# ## 12. 테스트 세트 평가: 직접 만든 NMS·mAP로
+# 학습에 한 번도 쓰지 않은 테스트 이미지로 mAP를 잽니다. PR 곡선은 IoU 0.5에서 클래스마다의 보간 정밀도입니다 —
 # 오른쪽 끝까지 높게 유지될수록 '다 찾으면서도 틀린 박스가 적은' 탐지기입니다.
 
 # %%
@@ -804,7 +823,7 @@ def plot_pr_curves(result: dict, path: Path) -> Path:
         ax.plot(COCO_RECALL_POINTS, precision, label=f"{SHAPE_CLASSES[c]} (AP50 {result['ap50_per_class'][c]:.3f})")
     ax.set_xlabel("재현율 (recall)")
     ax.set_ylabel("정밀도 (precision, 보간)")
-    ax.set_title(f"시험 세트 정밀도-재현율 곡선 (IoU 0.5), mAP@0.5 = {result['map50']:.3f}")
+    ax.set_title(f"테스트 세트 정밀도-재현율 곡선 (IoU 0.5), mAP@0.5 = {result['map50']:.3f}")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
@@ -814,15 +833,15 @@ def plot_pr_curves(result: dict, path: Path) -> Path:
 
 # %%
 if __name__ == "__main__":
-    section("12. 시험 세트 평가")
+    section("12. 테스트 세트 평가")
     preds = predict_dataset(model, test.images, run.device)
     result = mean_average_precision(preds, test.targets())
-    print(f"  시험 세트 ({n_test}장): mAP@0.5 = {result['map50']:.4f}, mAP@[.5:.95] = {result['map50_95']:.4f}")
+    print(f"  테스트 세트 ({n_test}장): mAP@0.5 = {result['map50']:.4f}, mAP@[.5:.95] = {result['map50_95']:.4f}")
     for c, ap in result["ap_per_class"].items():
         print(f"    {SHAPE_CLASSES[c]:<4} AP@0.5 {result['ap50_per_class'][c]:.3f}  AP@[.5:.95] {ap:.3f}")
     plot_pr_curves(result, run.path("pr_curve.png"))
     plot_detections_grid(test.images[:9], preds[:9], SHAPE_CLASSES, run.path("test_detections.png"),
-                         "시험 이미지 탐지 결과 (점수 0.3 이상, NMS 후)", score_threshold=0.3)
+                         "테스트 이미지 탐지 결과 (점수 0.3 이상, NMS 후)", score_threshold=0.3)
 
 # %% [markdown]
 # ## 13. 실시간 추론 속도(FPS)와 결과 기록
@@ -912,7 +931,7 @@ def detect_video(args, run):
 # %%
 if __name__ == "__main__":
     section("14. 내 사진으로 탐지하기")
-    sample = run.path("내 사진.png")   # 시험 이미지 한 장을 PNG 파일로 저장해 '내 사진'처럼 넣어 봅니다
+    sample = run.path("내 사진.png")   # 테스트 이미지 한 장을 PNG 파일로 저장해 '내 사진'처럼 넣어 봅니다
     Image.fromarray(frame).save(sample)
     detect_images(args, run, [str(sample)], checkpoint=run.checkpoint_path)
     print(f"  (정답: {', '.join(SHAPE_CLASSES[c] for c in test.targets()[0]['labels'].tolist())})")

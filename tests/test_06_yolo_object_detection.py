@@ -423,7 +423,7 @@ def test_resume_matches_uninterrupted(tmp_path):
 # ---------------------------------------------------------------------------
 # 빠른 실행 (대체 데이터) + 추론 모드 + 잘못된 입력
 # ---------------------------------------------------------------------------
-FIGURES = ["shapes_samples.png", "training_curves.png", "pr_curve.png", "test_detections.png"]
+FIGURES = ["iou.png", "nms.png", "shapes_samples.png", "training_curves.png", "pr_curve.png", "test_detections.png"]
 
 
 def test_quick_run_fallback_then_inference(empty_data_dir, tmp_path, capsys):

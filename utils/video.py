@@ -100,6 +100,38 @@ def plot_detections_grid(images, dets, names, path, title, score_threshold=None,
     return save_figure(fig, path)
 
 
+def plot_box_panels(panels: list[dict], path, title: str, size: int = 100) -> Path:
+    """빈 캔버스(size×size 픽셀, y 는 아래로) 위에 박스를 그린 칸들 (레슨 06의 IoU·NMS 그림).
+
+    panel: {"title", "boxes" (K,4) xyxy, "texts" 박스마다 글자, ("colours" 박스마다 tab10 번호), ("shade" xyxy 하나)}.
+    """
+    import matplotlib.patches as patches
+    from matplotlib import colormaps
+
+    from utils.visualization import new_figure, save_figure
+
+    fig, axes = new_figure(ncols=len(panels), size=(3.4, 3.4))
+    for ax, panel in zip(axes[0], panels):
+        ax.set_xlim(0, size)
+        ax.set_ylim(size, 0)
+        ax.set_aspect("equal")
+        ax.set_title(panel.get("title", ""), fontsize=9)
+        if panel.get("shade") is not None:
+            x0, y0, x1, y1 = [float(v) for v in panel["shade"]]
+            ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="tab:green", alpha=0.35,
+                                           hatch="//", edgecolor="tab:green", label="교집합"))
+            ax.legend(loc="lower right", fontsize=8)
+        colours = panel.get("colours", range(len(panel["boxes"])))
+        for box, text, colour in zip(panel["boxes"].tolist(), panel["texts"], colours):
+            colour = colormaps["tab10"](int(colour) % 10)
+            ax.add_patch(patches.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False,
+                                           edgecolor=colour, linewidth=2))
+            ax.text(box[0] + 1, box[1] + 1, text, color="white", fontsize=8, va="top",
+                    bbox={"facecolor": colour, "pad": 1, "linewidth": 0})
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
 def save_detections(frame_rgb: np.ndarray, det: dict, class_names: list[str], path: Path) -> Path:
     """박스를 그린 사진을 PNG로 저장합니다 (--image)."""
     from PIL import Image
