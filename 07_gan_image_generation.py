@@ -29,7 +29,7 @@
 # ```
 # 노트북(`notebooks/07_gan_image_generation.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
-# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 25~30분 (DCGAN 학습이 대부분), `--quick` 약 10초.
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 25분 (DCGAN 학습이 대부분), `--quick` 약 10초.
 
 # %%
 import importlib.util
@@ -117,6 +117,15 @@ if __name__ == "__main__":
 # - **판별자** $D$: 이미지 → '진짜일 로짓' 하나. stride 2 합성곱으로 $64 \to 32 \to 16 \to 8 \to 4$ 로 줄입니다.
 #   활성화는 LeakyReLU(0.2): 음수 쪽에도 그래디언트가 흘러야 생성자가 배울 신호를 받습니다.
 # - 초기화(논문): 합성곱 가중치 $\mathcal{N}(0, 0.02)$, 배치 정규화 감마 $\mathcal{N}(1, 0.02)$·베타 0.
+#
+# **전치 합성곱(transposed convolution, `nn.ConvTranspose2d`)** 은 합성곱과 반대 방향으로 크기를 키웁니다.
+# 입력의 칸 하나하나가 자기 값을 곱한 커널 조각(kernel×kernel)을 출력에 '찍어' 놓고, 입력에서 한 칸 옮길 때마다
+# 출력에서는 stride 칸씩 옮겨 찍으며, 조각이 겹치는 곳은 더합니다. 그다음 가장자리에서 padding 만큼 잘라 냅니다
+# (합성곱의 크기 변화를 거꾸로 되돌리는 연산이지, 값을 되돌리는 역연산은 아닙니다). 그래서 출력 크기는
+# $$\text{out} = (\text{in} - 1)\cdot\text{stride} - 2\cdot\text{padding} + \text{kernel} + \text{output\_padding}$$
+# 첫 층(1×1 → kernel 4, stride 1, padding 0): $(1-1)\cdot1 - 0 + 4 = 4$. 나머지 층(kernel 4, stride 2, padding 1):
+# $(\text{in}-1)\cdot2 - 2 + 4 = 2\,\text{in}$, 정확히 두 배. 아래에서 1차원 예로 '찍고 더하기'를 손으로 해 보고,
+# 이 식을 생성자의 실제 층과 비교합니다.
 
 # %%
 class Generator(nn.Module):
@@ -194,6 +203,40 @@ def print_shapes(title: str, net: nn.Module, x: torch.Tensor, layer_type: type) 
     print(f"  파라미터 수: {count_parameters(net):,}")
 
 
+def conv_transpose_output_size(size_in: int, kernel: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0) -> int:
+    """전치 합성곱의 출력 크기: (in - 1)·stride - 2·padding + kernel + output_padding."""
+    return (size_in - 1) * stride - 2 * padding + kernel + output_padding
+
+
+def conv_transpose1d_by_hand(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """1차원·채널 하나의 전치 합성곱을 '찍고 더하기'로 계산합니다.
+
+    입력 칸 i 가 x[i]·w 를 출력의 i·stride 자리부터 찍고(겹치면 더함), 끝으로 양 끝에서 padding 칸씩 잘라 냅니다.
+    """
+    out = torch.zeros((len(x) - 1) * stride + len(w), dtype=x.dtype)
+    for i, value in enumerate(x):
+        out[i * stride: i * stride + len(w)] += value * w
+    return out[padding: len(out) - padding]
+
+
+def check_generator_sizes(generator: nn.Module) -> list[dict]:
+    """생성자의 전치 합성곱 층마다 식으로 구한 출력 크기와 층이 실제로 낸 크기를 표로 (층 하나씩 따로 통과)."""
+    rows, size = [], 1
+    print(f"  {'층':<5}{'입력':>4}{'커널':>4}{'stride':>8}{'padding':>9}  {'식':<23}{'식의 값':>4}{'실제 출력':>5}")  # 한글은 두 칸
+    for k, layer in enumerate(m for m in generator.net if isinstance(m, nn.ConvTranspose2d)):
+        (kern, _), (stride, _), (pad, _), (out_pad, _) = (layer.kernel_size, layer.stride, layer.padding,
+                                                          layer.output_padding)
+        by_formula = conv_transpose_output_size(size, kern, stride, pad, out_pad)
+        with torch.no_grad():   # 층 하나만 통과: 배치 정규화의 이동 평균을 건드리지 않음
+            actual = layer(torch.zeros(1, layer.in_channels, size, size)).shape[-1]
+        print(f"  {k:<6}{size:>6}{kern:>6}{stride:>8}{pad:>9}  {f'({size}-1)·{stride}-2·{pad}+{kern}+{out_pad}':<24}"
+              f"{by_formula:>7}{actual:>9}")
+        rows.append({"in": size, "formula": by_formula, "actual": actual})
+        size = actual
+    return rows
+
+
 def describe_models(generator: nn.Module, discriminator: nn.Module, image_shape: tuple) -> None:
     """층마다 출력 모양을 따라가며 보여 줍니다: 생성자는 키우고, 판별자는 줄입니다."""
     print_shapes("\n[생성자] 잠재 벡터 → 이미지", generator, torch.zeros(2, generator.latent_dim, 1, 1),
@@ -206,6 +249,14 @@ if __name__ == "__main__":
     section("2. 생성자와 판별자 (DCGAN)")
     width = 16 if args.quick else args.width
     generator, discriminator = build_dcgan(channels, size, width)
+    x1, w1 = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 10.0, 100.0, 1000.0])   # 1차원 예: 찍고 더하기
+    by_library = F.conv_transpose1d(x1.view(1, 1, -1), w1.view(1, 1, -1), stride=2, padding=1).flatten()
+    print(f"  1차원 전치 합성곱 x = {x1.tolist()}, 커널 = {w1.tolist()}, stride 2, padding 1 "
+          f"(출력 길이 (3-1)·2-2·1+4 = 6)\n"
+          f"  손으로 찍고 더하기: {conv_transpose1d_by_hand(x1, w1, 2, 1).tolist()}\n"
+          f"  F.conv_transpose1d: {by_library.tolist()}")
+    print("  생성자의 전치 합성곱 층: 출력 크기 = (in - 1)·stride - 2·padding + kernel + output_padding")
+    check_generator_sizes(generator)
     describe_models(generator, discriminator, (channels, size, size))
     generator.to(run.device)
     discriminator.to(run.device)

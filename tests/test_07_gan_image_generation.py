@@ -37,6 +37,45 @@ def test_generator_and_discriminator_shapes(channels, size):
     assert d(x).shape == (5,)
 
 
+@pytest.mark.parametrize("size_in,kernel,stride,padding,output_padding", [
+    (1, 4, 1, 0, 0), (4, 4, 2, 1, 0), (7, 3, 2, 1, 1), (5, 5, 3, 2, 2), (10, 2, 2, 0, 0), (3, 3, 1, 1, 0),
+    (6, 4, 3, 0, 1),
+])
+def test_conv_transpose_output_size_formula_matches_layer(size_in, kernel, stride, padding, output_padding):
+    """손으로 쓴 출력 크기 식 = 실제 nn.ConvTranspose2d 의 출력 (높이·너비를 다르게 넣어 둘 다 확인)."""
+    layer = torch.nn.ConvTranspose2d(2, 3, kernel, stride, padding, output_padding)
+    with torch.no_grad():
+        out = layer(torch.zeros(1, 2, size_in, size_in + 1))
+    expected = tuple(L.conv_transpose_output_size(s, kernel, stride, padding, output_padding)
+                     for s in (size_in, size_in + 1))
+    assert out.shape[-2:] == expected
+
+
+@pytest.mark.parametrize("image_size,sizes", [(64, [4, 8, 16, 32, 64]), (32, [4, 8, 16, 32])])
+def test_generator_layer_sizes_follow_the_formula(image_size, sizes, capsys):
+    g, _ = L.build_dcgan(3, image_size, width=8)
+    rows = L.check_generator_sizes(g)
+    assert [r["formula"] for r in rows] == [r["actual"] for r in rows] == sizes
+    assert [r["in"] for r in rows] == [1] + sizes[:-1]
+    assert "(4-1)·2-2·1+4+0" in capsys.readouterr().out
+
+
+def test_hand_conv_transpose1d_matches_library(monkeypatch):
+    """'찍고 더하기'로 쓴 1차원 전치 합성곱(라이브러리 금지) = F.conv_transpose1d, 길이 = 출력 크기 식."""
+    gen = torch.Generator().manual_seed(0)
+    for n, k, s, p in [(3, 4, 2, 1), (5, 3, 1, 0), (4, 5, 3, 2), (1, 4, 1, 0), (6, 2, 2, 0)]:
+        x, w = torch.randn(n, generator=gen, dtype=torch.float64), torch.randn(k, generator=gen, dtype=torch.float64)
+        with monkeypatch.context() as m:
+            def forbidden(*a, **kw):
+                raise AssertionError("라이브러리 함수 호출 금지")
+            m.setattr(F, "conv_transpose1d", forbidden)
+            m.setattr(torch, "conv_transpose1d", forbidden)
+            hand = L.conv_transpose1d_by_hand(x, w, s, p)
+        ref = F.conv_transpose1d(x.view(1, 1, -1), w.view(1, 1, -1), stride=s, padding=p).flatten()
+        assert hand.shape == ref.shape and len(hand) == L.conv_transpose_output_size(n, k, s, p)
+        assert torch.allclose(hand, ref, atol=1e-12)
+
+
 def test_dcgan_weight_init_statistics():
     torch.manual_seed(0)
     g, d = L.build_dcgan(3, 64, width=64)
