@@ -160,11 +160,8 @@ def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
 # %%
 if __name__ == "__main__":
     section("3. 데이터 불러오기")
-    data = load_mnist_family("MNIST", args)
-    if args.quick:
-        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
-        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
-        args.epochs = 1
+    data = load_mnist_family("MNIST", args, quick_sizes=(QUICK_TRAIN, QUICK_TEST))
+    args.epochs = 1 if args.quick else args.epochs
     print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
     plot_image_grid(data.train_x[:16], [f"레이블 {data.classes[i]}" for i in data.train_y[:16]],
                     run.path("samples.png"), title="학습 데이터 예시")

@@ -303,8 +303,11 @@ def fashion_stand_in(n_per_class: int = 150, seed: int = 0):
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
-def load_mnist_family(name: str, args) -> ImageData:
-    """MNIST 또는 FashionMNIST를 uint8 텐서로 읽습니다 (로컬 → 내려받기 → 대체 데이터)."""
+def load_mnist_family(name: str, args, quick_sizes: tuple[int, int] | None = None) -> ImageData:
+    """MNIST 또는 FashionMNIST를 uint8 텐서로 읽습니다 (로컬 → 내려받기 → 대체 데이터).
+
+    quick_sizes=(학습, 테스트): --quick 이면 그만큼만 무작위로 남깁니다 (시드 args.seed).
+    """
     root = resolve_data_dir(args.data_dir)
     label = {"MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST"}[name]
     classes = MNIST_CLASSES if name == "MNIST" else FASHION_CLASSES_KO
@@ -313,8 +316,13 @@ def load_mnist_family(name: str, args) -> ImageData:
                             download=lambda: download_mnist_raw(root, name))
     if source == "fallback":
         parts = digits_stand_in(args.seed) if name == "MNIST" else fashion_stand_in(seed=args.seed)
-        return ImageData(*parts, classes=classes, source=source, name=f"{label} 대체 데이터")
-    return ImageData(*_read_mnist(root, name), classes=classes, source=source, name=label)
+        data = ImageData(*parts, classes=classes, source=source, name=f"{label} 대체 데이터")
+    else:
+        data = ImageData(*_read_mnist(root, name), classes=classes, source=source, name=label)
+    if args.quick and quick_sizes is not None:
+        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, quick_sizes[0], args.seed)
+        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, quick_sizes[1], args.seed)
+    return data
 
 
 # ---------------------------------------------------------------------------
