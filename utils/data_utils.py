@@ -319,7 +319,7 @@ def load_mnist_family(name: str, args, quick_sizes: tuple[int, int] | None = Non
         data = ImageData(*parts, classes=classes, source=source, name=f"{label} 대체 데이터")
     else:
         data = ImageData(*_read_mnist(root, name), classes=classes, source=source, name=label)
-    if args.quick and quick_sizes is not None:
+    if quick_sizes is not None and args.quick:
         data.train_x, data.train_y = take_subset(data.train_x, data.train_y, quick_sizes[0], args.seed)
         data.test_x, data.test_y = take_subset(data.test_x, data.test_y, quick_sizes[1], args.seed)
     return data
