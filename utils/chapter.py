@@ -28,19 +28,25 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+def _korean_exit(err: BaseException) -> tuple[str, int] | None:
+    """CourseError·Ctrl+C 를 (한국어 한 줄, 종료 코드)로. 그 밖의 예외는 None (평소처럼 트레이스백)."""
+    if isinstance(err, CourseError):
+        return f"\n[오류] {err}", err.exit_code
+    if isinstance(err, KeyboardInterrupt):
+        return f"\n{INTERRUPTED}", 130
+    return None
+
+
 def _script_excepthook(kind, err, tb, _default=sys.excepthook):
     """스크립트에서 잡히지 않은 CourseError·Ctrl+C 를 한국어 한 줄과 종료 코드로 바꿉니다."""
-    if issubclass(kind, CourseError):
-        message, code = f"\n[오류] {err}", err.exit_code
-    elif issubclass(kind, KeyboardInterrupt):
-        message, code = f"\n{INTERRUPTED}", 130
-    else:
+    korean = _korean_exit(err)
+    if korean is None:
         return _default(kind, err, tb)
-    print(message, file=sys.stderr)
+    print(korean[0], file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     # 예외 훅 안에서는 SystemExit 가 종료 코드로 쓰이지 않으므로 여기서 바로 끝냅니다.
-    os._exit(code)
+    os._exit(korean[1])
 
 
 def _notebook_error_handler(shell, kind, err, tb, tb_offset=None):
@@ -102,12 +108,10 @@ def run_chapter(path: str | Path, argv: list[str]) -> int:
     sys.argv = [str(path), *argv]
     try:
         runpy.run_path(str(path), run_name="__main__")
-    except CourseError as err:
-        print(f"\n[오류] {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"\n{INTERRUPTED}", file=sys.stderr)
-        return 130
+    except (CourseError, KeyboardInterrupt) as err:  # 스크립트의 예외 훅과 같은 한 줄과 종료 코드
+        message, code = _korean_exit(err)
+        print(message, file=sys.stderr)
+        return code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
