@@ -103,10 +103,7 @@ def batches(x, y, batch_size: int, train: bool, seed: int = 0) -> TensorBatches:
 
 
 def load_data(args):
-    data = load_mnist_family("FashionMNIST", args)
-    if args.quick:
-        data.train_x, data.train_y = take_subset(data.train_x, data.train_y, QUICK_TRAIN, args.seed)
-        data.test_x, data.test_y = take_subset(data.test_x, data.test_y, QUICK_TEST, args.seed)
+    data = load_mnist_family("FashionMNIST", args, quick_sizes=(QUICK_TRAIN, QUICK_TEST))
     print(f"  {data.name}: 학습 {len(data.train_y):,}장, 테스트 {len(data.test_y):,}장 (출처: {data.source})")
     return data
 
