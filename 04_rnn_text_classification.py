@@ -100,8 +100,8 @@ def build_parser():
     p.add_argument("--max-len", type=positive_int, default=None, help="리뷰당 최대 토큰 수 (기본 400, --quick 128)")
     p.add_argument("--vocab-size", type=positive_int, default=30_000, help="어휘 사전 크기 (기본 30000)")
     # type: --text "" 도 '분류할 리뷰'로 받아 빈 텍스트 안내를 보여 줍니다 (start_chapter 는 값이 있는 옵션만 실행)
-    p.add_argument("--text", type=lambda s: s or " ", help='학습된 모델로 내 영어 리뷰 분류: --text "This movie was great"')
-    p.add_argument("--text-file", type=lambda s: s or " ", help="한 줄에 리뷰 하나씩 적은 UTF-8 파일을 분류해 표로 출력")
+    p.add_argument("--text", help='학습된 모델로 내 영어 리뷰 분류: --text "This movie was great"')
+    p.add_argument("--text-file", help="한 줄에 리뷰 하나씩 적은 UTF-8 파일을 분류해 표로 출력")
     return p
 
 
