@@ -305,7 +305,7 @@ def interpolated_precision(tp: np.ndarray, ignored: np.ndarray, n_gt: int) -> np
 
 
 def mean_average_precision(predictions: list[dict], targets: list[dict], max_dets: int = 100) -> dict:
-    """COCO 방식 mAP. 돌려주는 값: map50, map50_95, 클래스별 AP, PR 곡선용 (재현율 101점의 정밀도@0.5)."""
+    """COCO 방식 mAP. 돌려주는 값: map50, map50_95, 클래스별 AP, PR 곡선용 (IoU 기준별, 재현율 101점의 정밀도)."""
     per_class: dict[int, dict] = {}
     for pred, target in zip(predictions, targets):
         crowd = target.get("iscrowd", torch.zeros(len(target["labels"]), dtype=torch.long)).bool()
@@ -330,7 +330,7 @@ def mean_average_precision(predictions: list[dict], targets: list[dict], max_det
         ign = np.concatenate(acc["ignored"], axis=1)[:, order]
         precision = interpolated_precision(tp, ign, acc["n_gt"])
         ap[c] = precision.mean(axis=1)          # (T,) IoU 기준별 AP
-        pr_curve[c] = precision[0]
+        pr_curve[c] = precision                 # (T, 101)
     if not ap:
         return {"map50": -1.0, "map50_95": -1.0, "ap50_per_class": {}, "ap_per_class": {}, "pr_curve": {}}
     table = np.stack(list(ap.values()))          # (클래스, T)
@@ -812,22 +812,36 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # ## 12. 테스트 세트 평가: 직접 만든 NMS·mAP로
-# 학습에 한 번도 쓰지 않은 테스트 이미지로 mAP를 잽니다. PR 곡선은 IoU 0.5에서 클래스마다의 보간 정밀도입니다 —
-# 오른쪽 끝까지 높게 유지될수록 '다 찾으면서도 틀린 박스가 적은' 탐지기입니다.
+# 학습에 한 번도 쓰지 않은 테스트 이미지로 mAP를 잽니다. 왼쪽 그림은 IoU 0.5에서 클래스마다의 PR 곡선입니다 —
+# 오른쪽 끝까지 높게 유지될수록 '다 찾으면서도 틀린 박스가 적은' 탐지기입니다. 이 쉬운 도형 데이터에서는 IoU 0.5로는
+# 거의 직사각형이라 배울 것이 적으므로, 오른쪽 그림은 가장 어려운 클래스(AP@[.5:.95] 가 가장 낮은)를 IoU 기준 0.5 · 0.75 ·
+# 0.9 에서 겹쳐 그립니다. 기준이 엄격해질수록 '맞힌' 박스가 줄어 같은 재현율에서 정밀도가 떨어지고, 곡선이 더 일찍
+# 꺾입니다 — 박스를 '대충' 맞히기는 쉽고 '정확히' 맞히기는 어렵다는 것이 mAP@0.5 와 mAP@[.5:.95] 의 차이입니다.
 
 # %%
+PR_IOU_SHOWN = (0.5, 0.75, 0.9)
+
+
 def plot_pr_curves(result: dict, path: Path) -> Path:
-    fig, axes = new_figure(size=(5.5, 4.5))
-    ax = axes[0, 0]
+    fig, axes = new_figure(ncols=2, size=(5.5, 4.5))
     for c, precision in result["pr_curve"].items():
-        ax.plot(COCO_RECALL_POINTS, precision, label=f"{SHAPE_CLASSES[c]} (AP50 {result['ap50_per_class'][c]:.3f})")
-    ax.set_xlabel("재현율 (recall)")
-    ax.set_ylabel("정밀도 (precision, 보간)")
-    ax.set_title(f"테스트 세트 정밀도-재현율 곡선 (IoU 0.5), mAP@0.5 = {result['map50']:.3f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+        axes[0, 0].plot(COCO_RECALL_POINTS, precision[0],
+                        label=f"{SHAPE_CLASSES[c]} (AP50 {result['ap50_per_class'][c]:.3f})")
+    axes[0, 0].set_title(f"클래스별, IoU 0.5 (mAP@0.5 = {result['map50']:.3f})")
+    hardest = min(result["ap_per_class"], key=result["ap_per_class"].get)
+    for iou in PR_IOU_SHOWN:
+        t = int(np.argmin(np.abs(COCO_IOU_THRESHOLDS - iou)))
+        precision = result["pr_curve"][hardest][t]
+        axes[0, 1].plot(COCO_RECALL_POINTS, precision, label=f"IoU {iou} (AP {precision.mean():.3f})")
+    axes[0, 1].set_title(f"가장 어려운 클래스 '{SHAPE_CLASSES[hardest]}', IoU 기준별")
+    for ax in axes[0]:
+        ax.set_xlabel("재현율 (recall)")
+        ax.set_ylabel("정밀도 (precision, 보간)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    fig.suptitle("테스트 세트 정밀도-재현율 곡선")
     return save_figure(fig, path)
 
 

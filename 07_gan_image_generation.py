@@ -502,7 +502,8 @@ if __name__ == "__main__":
 #
 # **해결책: 미니배치 표준편차** (Karras et al., ProGAN 2018). 판별자가 표본 하나만 보면 한곳에 몰린 가짜도 하나하나는
 # 진짜처럼 보입니다. 특성마다 배치 안의 표준편차를 재어 평균한 값을 특성 하나로 덧붙이면, 판별자가 '다양성 부족'을
-# 알아챕니다. 보통 GAN 과 같은 네트워크·옵티마이저·단계 수·시드로 비교하고, 시드 3개의 중앙값을 보고합니다.
+# 알아챕니다. 보통 GAN 과 같은 네트워크·옵티마이저·단계 수·시드로 비교하고, 시드 3개 중 가운데 실행(덮은 모드 수, 다음으로
+# 고품질 비율 순)을 그림에 그리고 그 실행의 값을 보고합니다 — 그림과 숫자가 같은 실행에서 나오게.
 
 # %%
 RING_RADIUS, RING_SIGMA, RING_MODES = 2.0, 0.02, 8
@@ -595,30 +596,40 @@ def train_ring_gan(remedy: bool, seed: int, steps: int, lr: float = 1e-3, batch_
     return {"modes": modes, "high_quality": quality, "snapshots": pictures}
 
 
+def median_run(runs: list[dict]) -> dict:
+    """시드별 결과 중 (덮은 모드 수, 고품질 비율) 순서로 가운데인 것 — 그림에 그릴 '대표' 실행."""
+    return sorted(runs, key=lambda r: (r["modes"], r["high_quality"]))[len(runs) // 2]
+
+
 def mode_collapse_demo(seeds: list[int], steps: int) -> dict:
-    """보통 GAN 과 해결책을 시드마다 같은 조건으로 학습하고, 시드 3개의 중앙값을 보고합니다."""
+    """보통 GAN 과 해결책을 시드마다 같은 조건으로 학습하고, 시드 3개의 중앙값과 그 중앙값을 낸 실행을 돌려줍니다."""
     results = {"plain": [], "fixed": []}
     for seed in seeds:
         for key in results:
             t0 = time.perf_counter()
-            r = train_ring_gan(remedy=key == "fixed", seed=seed, steps=steps)
+            r = train_ring_gan(remedy=key == "fixed", seed=seed, steps=steps) | {"seed": seed}
             results[key].append(r)
             print(f"  {'보통 GAN' if key == 'plain' else '미니배치 표준편차'} 시드 {seed}: 덮은 모드 {r['modes']}/8, "
                   f"고품질 {r['high_quality']:.1%}  ({time.perf_counter() - t0:.1f}초)")
+    shown = {key: median_run(runs) for key, runs in results.items()}
     summary = {}
-    for key, runs in results.items():
-        summary[f"modes_covered_{key}"] = int(np.median([r["modes"] for r in runs]))
-        summary[f"high_quality_{key}"] = round(float(np.median([r["high_quality"] for r in runs])), 4)
-    return {"summary": summary, "first_seed": {k: v[0] for k, v in results.items()}}
+    for key, r in shown.items():
+        # 중앙값 = 가운데 실행의 값 (시드 3개라 평균과 달리 실제로 그린 실행 하나의 값과 같음)
+        summary[f"modes_covered_{key}"] = r["modes"]
+        summary[f"high_quality_{key}"] = round(r["high_quality"], 4)
+    return {"summary": summary, "shown": shown}
 
 
-def plot_mode_collapse(first_seed: dict, summary: dict, path: Path) -> Path:
-    """행: 보통 GAN / 해결책, 열: 학습 진행. 빨간 ×가 진짜 모드 중심."""
-    n = len(first_seed["plain"]["snapshots"])
+def plot_mode_collapse(shown: dict, path: Path) -> Path:
+    """행: 보통 GAN / 해결책 (각각 시드 3개 중 가운데 실행), 열: 학습 진행. 빨간 ×가 진짜 모드 중심.
+
+    행 이름의 숫자는 그 행에 그린 실행 자신의 점수입니다 (그림과 글이 어긋나지 않게).
+    """
+    n = len(shown["plain"]["snapshots"])
     fig, axes = new_figure(ncols=n, nrows=2, size=(2.6, 2.7))
     centres = ring_centres()
     for row, (key, label) in enumerate([("plain", "보통 GAN"), ("fixed", "미니배치 표준편차")]):
-        for ax, (step, pts) in zip(axes[row], first_seed[key]["snapshots"]):
+        for ax, (step, pts) in zip(axes[row], shown[key]["snapshots"]):
             ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.3, color="tab:blue")
             ax.scatter(centres[:, 0], centres[:, 1], marker="x", color="tab:red", s=30)
             ax.set_xlim(-2.8, 2.8)
@@ -627,10 +638,13 @@ def plot_mode_collapse(first_seed: dict, summary: dict, path: Path) -> Path:
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{step}단계", fontsize=9)
-        axes[row, 0].set_ylabel(f"{label}\n덮은 모드 {summary[f'modes_covered_{key}']}/8, "
-                                f"고품질 {summary[f'high_quality_{key}']:.0%}", fontsize=9)
-    fig.suptitle("모드 붕괴: 원 위의 가우시안 8개 (반지름 2, σ=0.02, 시드 3개 중앙값)")
+        axes[row, 0].set_ylabel(mode_collapse_label(label, shown[key]), fontsize=9)
+    fig.suptitle("모드 붕괴: 원 위의 가우시안 8개 (반지름 2, σ=0.02; 행마다 시드 3개 중 가운데 실행)")
     return save_figure(fig, path)
+
+
+def mode_collapse_label(name: str, run_result: dict) -> str:
+    return f"{name} (시드 {run_result['seed']})\n덮은 모드 {run_result['modes']}/8, 고품질 {run_result['high_quality']:.0%}"
 
 
 # %%
@@ -641,19 +655,23 @@ if __name__ == "__main__":
     ring_steps = args.ring_steps or (RING_STEPS_QUICK if args.quick else RING_STEPS)
     with cpu_threads(args.threads):
         demo = mode_collapse_demo(seeds=[args.seed, args.seed + 1, args.seed + 2], steps=ring_steps)
-    plot_mode_collapse(demo["first_seed"], demo["summary"], run.path("mode_collapse.png"))
+    plot_mode_collapse(demo["shown"], run.path("mode_collapse.png"))
     s = demo["summary"]
     print(f"  중앙값 — 보통 GAN: {s['modes_covered_plain']}/8 모드, 고품질 {s['high_quality_plain']:.1%} | "
           f"미니배치 표준편차: {s['modes_covered_fixed']}/8 모드, 고품질 {s['high_quality_fixed']:.1%}")
 
 # %% [markdown]
 # ## 7. 잠재 공간: 보간, 벡터 산술, 온도
-# - **보간**: 두 잠재 벡터 사이를 걸으면 얼굴이 부드럽게 바뀝니다. 100차원 가우시안 표본은 길이가 거의 $\sqrt{100}$ 인
-#   구 껍질 위에 있으므로, 선형 보간 $(1-t)z_0 + t z_1$ 의 중간은 원점 쪽으로 짧아져 흐린 '평균 얼굴'이 되기 쉽습니다.
-#   구면 보간(slerp)은 각도 $\omega$ 를 따라 돌아가 길이를 유지합니다:
+# - **보간**: 두 잠재 벡터 사이를 걸으면 얼굴이 부드럽게 바뀝니다. 100차원 가우시안 표본은 길이가 거의 $\sqrt{100} = 10$ 인
+#   구 껍질 위에 있으므로, 선형 보간 $(1-t)z_0 + t z_1$ 의 중간은 원점 쪽으로 짧아집니다 (거의 직교하는 두 벡터라
+#   중간 길이 ≈ $10/\sqrt{2} \approx 7$). 구면 보간(slerp)은 각도 $\omega$ 를 따라 돌아가 길이를 유지합니다:
 #   $\mathrm{slerp}(z_0, z_1; t) = \dfrac{\sin((1-t)\omega)}{\sin\omega} z_0 + \dfrac{\sin(t\omega)}{\sin\omega} z_1$.
+#   길이 차이가 그림에서 얼마나 보이는지는 생성자마다 다르므로, 두 방법의 중간 이미지 차이를 숫자로 잽니다.
 # - **벡터 산술**: 어떤 특징을 가진 표본들의 평균 $z$ 에서 갖지 않은 표본들의 평균 $z$ 를 빼면 그 특징의 방향이 나옵니다.
-# - **온도**: $z$ 에 1 보다 작은 수를 곱하면 평균 근처만 뽑아 품질↑·다양성↓ (truncation 과 같은 생각).
+#   여기서는 레이블 없이 재는 특징인 '밝기'를 씁니다. 방향은 길이 1로 맞추고, 얼마나 움직였는지(길이 10인 $z$ 에 비해)를 적습니다.
+# - **온도**: $z$ 에 1 보다 작은 수를 곱하면 평균 근처만 뽑아 다양성↓ (truncation 과 같은 생각). 다양성은 표본끼리의
+#   평균 픽셀 거리로 잽니다. 온도 0 ($z = 0$)은 '평균 얼굴'이 아닙니다: 학습 중 생성자가 본 $z$ 는 모두 길이 10 근처였고
+#   원점은 한 번도 본 적 없는 곳이라, 생성자가 무엇을 그릴지 보장이 없습니다 (그래서 그림은 0.25부터 시작합니다).
 
 # %%
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -678,6 +696,26 @@ def show_image(ax, img: torch.Tensor) -> None:
     ax.set_yticks([])
 
 
+def most_different_pair(generator, n: int = 16) -> torch.Tensor:
+    """표본 n개 중 생성 이미지가 가장 다른 두 z — 보간의 양 끝이 닮은 얼굴이면 걸어가는 모습이 보이지 않으므로."""
+    z = sample_latent(n, generator.latent_dim)
+    images = generate(generator, z).flatten(1).float()
+    i, j = divmod(int(torch.cdist(images, images).argmax()), n)
+    return z[[i, j]]
+
+
+def pixel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """[-1, 1] 이미지 두 묶음의 평균 절대 픽셀 차이를 0~1 밝기 단위로."""
+    return ((a.float() - b.float()).abs().mean() / 2).item()
+
+
+def mean_pairwise_distance(images: torch.Tensor) -> float:
+    """서로 다른 표본 쌍마다의 평균 절대 픽셀 차이(0~1 밝기 단위)의 평균 — 다양성의 잣대."""
+    flat = images.flatten(1).float()
+    n, pixels = flat.shape
+    return (torch.cdist(flat, flat, p=1).sum() / (n * (n - 1) * pixels) / 2).item()
+
+
 def plot_interpolation(generator, z0, z1, path: Path, steps: int = 8) -> Path:
     t = torch.linspace(0, 1, steps)
     rows = {"선형 보간": lerp(z0, z1, t), "구면 보간(slerp)": slerp(z0, z1, t)}
@@ -685,60 +723,74 @@ def plot_interpolation(generator, z0, z1, path: Path, steps: int = 8) -> Path:
     for r, (name, z) in enumerate(rows.items()):
         for c, img in enumerate(generate(generator, z)):
             show_image(axes[r, c], img)
-            axes[r, c].set_title(f"t={t[c]:.2f}", fontsize=8)
+            axes[r, c].set_title(f"t={t[c]:.2f}\n|z|={z[c].norm():.1f}", fontsize=8)
         axes[r, 0].text(-0.15, 0.5, name, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right")
-    fig.suptitle("잠재 공간 보간: 두 얼굴 사이를 걸어가기")
+    fig.suptitle("잠재 공간 보간: 두 얼굴 사이를 걸어가기 (|z| = 잠재 벡터의 길이)")
     return save_figure(fig, path)
 
 
-def brightness_direction(generator, n: int = 256, k: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """잠재 벡터 산술: 가장 밝은 표본 k개의 평균 z − 가장 어두운 k개의 평균 z = '밝기 방향'.
+def brightness_direction(generator, n: int = 256, k: int = 16) -> torch.Tensor:
+    """잠재 벡터 산술: 가장 밝은 표본 k개의 평균 z − 가장 어두운 k개의 평균 z = '밝기 방향' (길이 1로 맞춤).
 
     레이블 없이도 고른 표본들의 잠재 벡터를 평균하면 그 표본들이 공유하는 특징의 방향이 나옵니다.
     (얼굴 속성 레이블이 있다면 '웃는 얼굴 평균 − 무표정 평균' 처럼 같은 방법을 씁니다.)
     """
     z = sample_latent(n, generator.latent_dim)
-    brightness = generate(generator, z).mean(dim=(1, 2, 3))
-    order = brightness.argsort()
-    return z[order[-k:]].mean(0) - z[order[:k]].mean(0), z[order[:4]]
+    order = generate(generator, z).mean(dim=(1, 2, 3)).argsort()
+    direction = z[order[-k:]].mean(0) - z[order[:k]].mean(0)
+    return direction / direction.norm()
 
 
-def plot_latent_arithmetic(generator, path: Path, amounts=(-1.5, -0.75, 0.0, 0.75, 1.5)) -> Path:
-    direction, bases = brightness_direction(generator)
-    fig, axes = new_figure(ncols=len(amounts), nrows=len(bases), size=(1.3, 1.4))
-    for r, z in enumerate(bases):
-        images = generate(generator, torch.stack([z + a * direction for a in amounts]))
-        for c, img in enumerate(images):
+def plot_latent_arithmetic(generator, path: Path, amounts=(-4.0, -2.0, 0.0, 2.0, 4.0), rows: int = 4) -> list[float]:
+    """새로 뽑은 z 몇 개에 밝기 방향을 더하고 빼서 그리고, 열마다 잰 평균 밝기(0~1)를 돌려줍니다."""
+    direction = brightness_direction(generator)
+    bases = sample_latent(rows, generator.latent_dim)   # 밝기로 고르지 않은 새 표본 (어두운 것만 고르면 빼는 쪽이 검게 됨)
+    fig, axes = new_figure(ncols=len(amounts), nrows=rows, size=(1.3, 1.4))
+    columns = [generate(generator, bases + a * direction) for a in amounts]
+    for c, (a, images) in enumerate(zip(amounts, columns)):
+        for r, img in enumerate(images):
             show_image(axes[r, c], img)
-            if r == 0:
-                axes[r, c].set_title(f"z {'+' if amounts[c] >= 0 else '-'} {abs(amounts[c])}·방향", fontsize=8)
-    fig.suptitle("잠재 벡터 산술: 밝은 표본 평균 z - 어두운 표본 평균 z 를 더하고 빼기")
-    return save_figure(fig, path)
+        axes[0, c].set_title(f"z {'+' if a >= 0 else '-'} {abs(a):g}·방향", fontsize=8)
+    fig.suptitle("잠재 벡터 산술: 밝기 방향(길이 1; |z| ≈ 10)을 더하고 빼기")
+    save_figure(fig, path)
+    return [round((images.float().mean().item() + 1) / 2, 3) for images in columns]
 
 
-def plot_temperature(generator, path: Path, temperatures=(0.0, 0.4, 0.7, 1.0, 1.5), n: int = 6) -> Path:
-    """같은 z 를 온도만 바꿔 곱합니다. 0 이면 '평균 얼굴', 클수록 다양하지만 깨진 얼굴이 늘어납니다."""
-    base = sample_latent(n, generator.latent_dim)
+def plot_temperature(generator, path: Path, temperatures=(0.25, 0.5, 0.75, 1.0, 1.5), n: int = 6,
+                     n_diversity: int = 64) -> list[float]:
+    """같은 z 를 온도만 바꿔 곱해 그리고, 온도마다 표본 n_diversity 개의 다양성(평균 픽셀 거리)을 돌려줍니다."""
+    base = sample_latent(n_diversity, generator.latent_dim)
     fig, axes = new_figure(ncols=n, nrows=len(temperatures), size=(1.2, 1.3))
+    diversity = []
     for r, temp in enumerate(temperatures):
-        for c, img in enumerate(generate(generator, base * temp)):
+        images = generate(generator, base * temp)
+        for c, img in enumerate(images[:n]):
             show_image(axes[r, c], img)
-        axes[r, 0].set_ylabel(f"온도 {temp}", fontsize=9)
-    fig.suptitle("온도(truncation): z 의 크기가 품질과 다양성을 바꿉니다")
-    return save_figure(fig, path)
+        diversity.append(round(mean_pairwise_distance(images), 4))
+        axes[r, 0].set_ylabel(f"온도 {temp}\n다양성 {diversity[-1]:.3f}", fontsize=9)
+    fig.suptitle("온도(truncation): z 의 크기가 다양성을 바꿉니다 (다양성 = 표본끼리 평균 픽셀 차이)")
+    save_figure(fig, path)
+    return diversity
 
 
 # %%
 if __name__ == "__main__":
     section("7. 잠재 공간: 보간, 벡터 산술, 온도")
     torch.manual_seed(args.seed)
-    z_pair = sample_latent(2, LATENT_DIM)
+    z_pair = most_different_pair(generator)
     half = torch.tensor([0.5])
+    mid_lerp, mid_slerp = lerp(z_pair[0], z_pair[1], half), slerp(z_pair[0], z_pair[1], half)
     print(f"  |z0| = {z_pair[0].norm():.2f}, |z1| = {z_pair[1].norm():.2f}, 중간 지점의 길이: "
-          f"선형 {lerp(z_pair[0], z_pair[1], half).norm():.2f}, 구면 {slerp(z_pair[0], z_pair[1], half).norm():.2f}")
+          f"선형 {mid_lerp.norm():.2f}, 구면 {mid_slerp.norm():.2f}")
+    ends = generate(generator, z_pair)
+    mids = generate(generator, torch.cat([mid_lerp, mid_slerp]))
+    print(f"  평균 픽셀 차이 (0~1): 두 끝 얼굴 {pixel_distance(ends[0], ends[1]):.3f}, "
+          f"선형 vs 구면 중간 {pixel_distance(mids[0], mids[1]):.3f}")
     plot_interpolation(generator, z_pair[0], z_pair[1], run.path("interpolation.png"))
-    plot_latent_arithmetic(generator, run.path("latent_arithmetic.png"))
-    plot_temperature(generator, run.path("temperature.png"))
+    brightness = plot_latent_arithmetic(generator, run.path("latent_arithmetic.png"))
+    print("  밝기 방향을 더한 양별 평균 밝기 (0~1): " + ", ".join(f"{b:.3f}" for b in brightness))
+    diversity = plot_temperature(generator, run.path("temperature.png"))
+    print("  온도별 다양성 (0.25, 0.5, 0.75, 1.0, 1.5): " + ", ".join(f"{d:.3f}" for d in diversity))
 
 # %% [markdown]
 # ## 8. 품질 측정: FID 또는 최근접 이웃 거리 비율

@@ -403,3 +403,27 @@ def test_image_dir_without_enough_images_is_a_korean_error(tmp_path, capsys, con
     expected = {"empty": "폴더에 이미지 파일이 없습니다", "text": "이미지로 읽을 수 있는 파일이 하나도 없습니다",
                 "too_few": "읽을 수 있는 이미지가 너무 적습니다 (3장)"}[content]
     assert "[오류] " in err and expected in err
+
+
+# --- 그림과 글이 같은 실행을 말하는지 (이슈 15) -----------------------------------
+def test_mode_collapse_figure_label_describes_the_plotted_run():
+    runs = [{"seed": 1, "modes": 8, "high_quality": 0.9}, {"seed": 2, "modes": 5, "high_quality": 0.7},
+            {"seed": 3, "modes": 6, "high_quality": 0.8}]
+    assert L.median_run(runs)["seed"] == 3                       # 모드 수 5·6·8 의 가운데
+    demo = L.mode_collapse_demo(seeds=[0, 1, 2], steps=30)
+    for key in ("plain", "fixed"):
+        shown = demo["shown"][key]
+        assert demo["summary"][f"modes_covered_{key}"] == shown["modes"]
+        assert demo["summary"][f"high_quality_{key}"] == round(shown["high_quality"], 4)
+        # 그림의 행 이름은 그린 실행 자신의 시드·모드 수·품질
+        label = L.mode_collapse_label("보통 GAN", shown)
+        assert f"시드 {shown['seed']}" in label and f"{shown['modes']}/8" in label
+        # 그린 점들로 다시 세어도 같은 수
+        assert L.count_modes(shown["snapshots"][-1][1])[0] == shown["modes"]
+
+
+def test_mean_pairwise_distance_and_pixel_distance():
+    black, white = -torch.ones(1, 3, 4, 4), torch.ones(1, 3, 4, 4)
+    assert L.pixel_distance(black, white) == pytest.approx(1.0)
+    images = torch.cat([black, white, black])                    # 쌍 3개 중 2개가 거리 1
+    assert L.mean_pairwise_distance(images) == pytest.approx(2 / 3)
