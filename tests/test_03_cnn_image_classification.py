@@ -447,3 +447,37 @@ def test_test_time_augment_averages_the_flipped_and_shifted_views():
                 + 0.25 * (c[:, 0, 0] + c[:, 0, w - 3]) / 2       # 자르는 창을 왼쪽 위로 1픽셀 (+ 뒤집기)
                 + 0.25 * (c[:, 2, 2] + c[:, 2, w - 1]) / 2)      # 자르는 창을 오른쪽 아래로 1픽셀 (+ 뒤집기)
     assert torch.allclose(got[:, 0], expected)
+
+
+# 8. Grad-CAM: 훅으로 따로 잰 값과 같고, 지우기 검사는 모델이 쓰는 곳을 지울 때만 확률이 떨어짐 ---------------
+def test_grad_cam_matches_a_hook_based_computation():
+    torch.manual_seed(0)
+    model = L03.CifarCNN(L03.SMALL_WIDTHS).eval()
+    x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 4, 7])
+    store = {}
+    handle = model.blocks[1].register_forward_hook(lambda m, i, out: store.update(a=out))
+    logits = model(x)
+    handle.remove()
+    grads = torch.autograd.grad(logits.gather(1, y.view(-1, 1)).sum(), store["a"])[0]
+    cam = F.relu((grads.mean(dim=(2, 3), keepdim=True) * store["a"]).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=(32, 32), mode="bilinear", align_corners=False)[:, 0]
+    mine = L03.grad_cam(model, x, y)
+    # 무작위 초기값의 열지도는 1e-7 크기라 grad_cam 의 1e-8(0으로 나누기 방지)이 보이므로, 최댓값으로만 나눠 비교
+    unit = lambda c: c / c.amax(dim=(1, 2), keepdim=True)  # noqa: E731
+    assert torch.allclose(unit(mine), unit(cam.detach()), atol=1e-5)
+
+
+def test_grad_cam_deletion_drops_only_where_the_model_looks():
+    class TopLeftModel(torch.nn.Module):          # 정답(클래스 0) 점수가 왼쪽 위 8×8 밝기에만 달린 모델
+        def forward(self, x):
+            evidence = x[:, :, :8, :8].mean(dim=(1, 2, 3))
+            return torch.stack([evidence, torch.zeros_like(evidence)], dim=1)
+
+    x = torch.ones(2, 3, 32, 32) * 3
+    target = torch.zeros(2, dtype=torch.long)
+    cams = torch.zeros(2, 32, 32)
+    cams[:, :8, :8] = 1.0                          # 열지도가 모델이 실제로 보는 곳을 가리킴
+    drops = L03.grad_cam_deletion(TopLeftModel(), x, target, cams, fraction=64 / 1024)
+    base = torch.softmax(torch.tensor([3.0, 0.0]), 0)[0].item()
+    assert drops["top"] == pytest.approx(base - 0.5, abs=1e-6)   # 근거를 지우면 점수 3 → 0, 확률 0.5
+    assert drops["bottom"] == pytest.approx(0.0, abs=1e-6)       # 다른 곳을 지우면 그대로
