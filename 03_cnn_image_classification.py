@@ -2,12 +2,12 @@
 # # 03. CNN 이미지 분류 — 합성곱·풀링·특성 맵·데이터 증강·전이 학습으로 CIFAR-10 분류
 #
 # **학습 목표**
-# - 합성곱(convolution)과 풀링(pooling)을 텐서 연산만으로 직접 만들고 출력 크기 공식을 확인한다.
+# - 합성곱(convolution)과 풀링(pooling)을 텐서 연산만으로 직접 만들고 출력 크기 공식을 확인합니다.
 # - 배치 정규화(batch normalization)를 쓴 CNN을 CIFAR-10 전체로 학습해 2코어 CPU에서 30분 안에
 #   테스트 정확도 90%에 도전한다 (이 강의의 측정 CPU에서 낸 값은 `docs/RESULTS.md`).
-# - 첫 층 필터, 층별 특성 맵(feature map), Grad-CAM으로 모델이 무엇을 보는지 들여다본다.
-# - 데이터 증강(data augmentation)과 전이 학습(transfer learning)의 효과를 '주장'이 아니라 측정으로 확인한다.
-# - 짧은 예산에서 더 빠르고 정확하게 학습하는 요령(점진적 해상도, 테스트 시 증강, channels_last·bfloat16)을 익힌다.
+# - 첫 층 필터, 층별 특성 맵(feature map), Grad-CAM으로 모델이 무엇을 보는지 들여다봅니다.
+# - 데이터 증강(data augmentation)과 전이 학습(transfer learning)의 효과를 '주장'이 아니라 측정으로 확인합니다.
+# - 짧은 예산에서 더 빠르고 정확하게 학습하는 요령(점진적 해상도, 테스트 시 증강, channels_last·bfloat16)을 익힙니다.
 #
 # **데이터셋**: CIFAR-10 (32×32 컬러 사진 10종, 학습 50,000장 / 테스트 10,000장).
 # 데이터 루트에 torchvision 공식 `cifar-10-batches-py/` 가 있으면 그것을, 없으면 이미지 폴더

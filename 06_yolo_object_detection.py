@@ -2,12 +2,12 @@
 # # 06. YOLO 객체 탐지 — 바운딩 박스, IoU, NMS, mAP, 처음부터 학습하는 YOLO식 탐지기
 #
 # **학습 목표**
-# - 바운딩 박스(bounding box)의 세 가지 표기(xyxy, xywh, YOLO 레이블의 정규화된 cx·cy·w·h)를 서로 바꾼다.
-# - IoU, 비최대 억제(NMS), 평균 정밀도(AP)와 mAP(mean Average Precision, 클래스별 AP의 평균)를 직접 구현한다.
-#   테스트가 라이브러리 함수를 막아 둔 채 실행한 뒤 torchvision·pycocotools(COCO 공식 평가)와 결과가 같음을 확인한다.
+# - 바운딩 박스(bounding box)의 세 가지 표기(xyxy, xywh, YOLO 레이블의 정규화된 cx·cy·w·h)를 서로 바꿉니다.
+# - IoU, 비최대 억제(NMS), 평균 정밀도(AP)와 mAP(mean Average Precision, 클래스별 AP의 평균)를 직접 구현합니다.
+#   테스트가 라이브러리 함수를 막아 둔 채 실행한 뒤 torchvision·pycocotools(COCO 공식 평가)와 결과가 같음을 확인합니다.
 # - 격자 칸마다 '물체가 있는가(객체성)·박스·클래스'를 예측하는 앵커 없는(anchor-free) YOLO식 탐지기를
-#   처음부터 학습하고, 손실 함수(loss function)를 항목별로 이해한다.
-# - 실제 사진(COCO 표본 coco128)의 정답 박스와 클래스 통계를 보고, CPU에서 초당 프레임 수(FPS)를 잰다.
+#   처음부터 학습하고, 손실 함수(loss function)를 항목별로 이해합니다.
+# - 실제 사진(COCO 표본 coco128)의 정답 박스와 클래스 통계를 보고, CPU에서 초당 프레임 수(FPS)를 잽니다.
 #
 # **데이터셋**
 # - 생성 도형 탐지 데이터(내려받기 없음): 128×128 RGB, 도형 4종(원·사각형·삼각형·십자; 클래스는 색이 아니라

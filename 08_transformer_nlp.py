@@ -2,14 +2,14 @@
 # # 08. Transformer 번역: 독일어 → 영어 (Multi30k)
 #
 # **학습 목표**
-# - 어텐션(attention)을 직접 구현한다: 스케일드 닷-프로덕트 어텐션, 멀티 헤드 어텐션(multi-head attention),
+# - 어텐션(attention)을 직접 구현합니다: 스케일드 닷-프로덕트 어텐션, 멀티 헤드 어텐션(multi-head attention),
 #   패딩 마스크와 미래를 가리는 인과(causal, look-ahead) 마스크.
-# - 사인/코사인 위치 인코딩(positional encoding)을 만들고, 왜 상대 위치가 선형 변환으로 표현되는지 본다.
+# - 사인/코사인 위치 인코딩(positional encoding)을 만들고, 왜 상대 위치가 선형 변환으로 표현되는지 봅니다.
 # - BPE 합치기를 작은 말뭉치에서 손으로 돌려 보고, 잔차 연결(residual connection)과 층 정규화(layer normalization)를
-#   직접 만든다.
-# - 이 부품들로 인코더-디코더(encoder-decoder) Transformer를 조립해 번역을 학습한다
+#   직접 만듭니다.
+# - 이 부품들로 인코더-디코더(encoder-decoder) Transformer를 조립해 번역을 학습합니다
 #   (프리-노름, 가중치 공유, 레이블 스무딩, 워밍업 + 코사인 감소 학습률, 그래디언트 클리핑, 체크포인트 평균).
-# - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고, BLEU를 손으로 써서 sacreBLEU와 같은 값인지 확인한다.
+# - 탐욕(greedy) 디코딩과 빔 탐색(beam search)으로 번역하고, BLEU를 손으로 써서 sacreBLEU와 같은 값인지 확인합니다.
 #
 # **데이터셋**: Multi30k task 1 (Flickr30k 사진 설명의 독일어-영어 쌍): 학습 29,000 / 검증 1,014 /
 # 테스트 test_2016_flickr 1,000. `DL_DATA_DIR/multi30k/{train,val,test_2016_flickr}.{de,en}[.gz]` 를 읽고,
@@ -352,7 +352,7 @@ if __name__ == "__main__":
           f"  PyTorch 구현과 손 구현의 최대 차이: {(fused - by_hand).abs().max():.1e}")
 
 # %% [markdown]
-# ## 6. 위치 인코딩: 어텐션은 순서를 모른다
+# ## 6. 위치 인코딩: 어텐션은 순서를 모릅니다
 # 어텐션은 키들의 순서를 바꿔도 같은 값을 내므로, 위치 정보를 임베딩에 더해 줍니다:
 # $PE_{pos,2i} = \sin(pos/10000^{2i/d})$, $PE_{pos,2i+1} = \cos(pos/10000^{2i/d})$.
 # 주파수 $\omega_i$ 마다 (sin, cos) 한 쌍이므로, 위치를 $k$ 칸 옮기는 것은 각 쌍을 각도 $\omega_i k$ 만큼 돌리는
