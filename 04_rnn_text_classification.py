@@ -32,6 +32,7 @@
 # %%
 import contextlib
 import copy
+import importlib
 import math
 import re
 import time
@@ -838,13 +839,39 @@ if __name__ == "__main__":
 # ## 13. 내 리뷰 분류하기 (`--text`, `--text-file`)
 # 저장된 모델로 내가 쓴 영어 리뷰를 분류합니다. 입력도 학습 때와 똑같이 토큰화 → 번호 → 자르기를 거칩니다.
 # 빈 글, 아는 단어가 하나도 없는 글은 판단하지 않고 이유를 알려 줍니다. 한국어 리뷰는 영어로 학습한 이 모델이
-# 읽을 수 없으므로 네이버 영화 리뷰 말뭉치(NSMC)를 안내합니다.
+# 읽을 수 없으므로, 한글이 든 리뷰는 짝 장 `04_rnn_text_classification-nsmc.py` 가 네이버 영화 리뷰(NSMC 형식)로
+# 학습한 모델이 분류합니다 (아직 학습하지 않았으면 그 명령을 안내합니다).
 # 스크립트에서는 `python 04_rnn_text_classification.py --text "..."` 로 이 절만 실행됩니다
 # (`--quick` 을 함께 주면 빠른 실행의 모델을 씁니다).
 
 # %%
-NSMC_NOTE = ("이 모델은 영어 영화 리뷰(IMDB)로 학습했습니다. 한국어 리뷰는 네이버 영화 리뷰 말뭉치 "
-             "NSMC(https://github.com/e9t/nsmc)로 학습한 모델이 필요합니다.")
+KOREAN_LESSON = "04_rnn_text_classification-nsmc"  # 한국어 리뷰(NSMC 형식)를 읽는 짝 장
+NSMC_NOTE = ("이 모델은 영어 영화 리뷰(IMDB)로 학습했습니다. 한국어 리뷰는 네이버 영화 리뷰(NSMC 형식)로 학습하는 "
+             f"짝 장의 모델이 읽습니다: 먼저 python {KOREAN_LESSON}.py 로 학습하세요.")
+
+
+def load_review_classifier(checkpoint_path) -> tuple[SentimentRNN, object, int, list[str]]:
+    """체크포인트 → (평가 모드 모델 — model(x, lengths) 로 부름, encode, 최대 길이, 클래스 이름). 09장(서빙)이 씁니다.
+
+    encode(text) → 번호 목록: 학습 때와 같은 토큰화(기록된 tokenizer 가 있으면 한국어 장의 것)·사전·앞+뒤 자르기."""
+    state = load_checkpoint(checkpoint_path)
+    model = build_model(state["config"])
+    model.load_state_dict(state["model"])
+    vocab, max_len = Vocab(state["vocab"]), int(state["max_len"])
+    split = importlib.import_module(KOREAN_LESSON).restore_tokenizer(state) if "tokenizer" in state else tokenize
+
+    def encode(text: str) -> list[int]:
+        return truncate_head_tail(vocab.encode(split(text)), max_len)
+
+    return model.eval(), encode, max_len, list(CLASS_NAMES)
+
+
+def korean_classifier(run):
+    """한글이 든 리뷰를 맡을 한국어 장의 분류 함수(text → 결과). 그 모델이 아직 없으면 학습 명령을 안내합니다."""
+    path = run.out.parent / (f"{KOREAN_LESSON}-quick" if "--quick" in run.argv else KOREAN_LESSON) / "checkpoint.pt"
+    if path.is_file():
+        return importlib.import_module(KOREAN_LESSON).review_classifier(path)
+    return lambda text: {"label": None, "probability": None, "note": NSMC_NOTE}
 
 
 def classify_text(model: SentimentRNN, vocab: Vocab, max_len: int, text: str) -> dict:
@@ -889,12 +916,16 @@ def predict_user_texts(args, run) -> list[dict]:
     """--text 는 한 편을, --text-file 은 파일의 줄마다 분류해 표로 출력합니다."""
     if args.text is not None and args.text_file is not None:
         raise CourseError("--text 와 --text-file 은 함께 쓸 수 없습니다. 하나만 고르세요.")
-    # start_chapter 는 예측할 때 전체 학습의 결과 폴더를 엽니다. --quick 을 함께 주면 빠른 실행의 모델을 씁니다.
-    state = load_checkpoint(run.out.parent / (f"{LESSON}-quick" if "--quick" in run.argv else LESSON) / "checkpoint.pt")
-    model, vocab, max_len = build_model(state["config"]), Vocab(state["vocab"]), int(state["max_len"])
-    model.load_state_dict(state["model"])
     texts = read_text_file(args.text_file) if args.text_file else [args.text]
-    results = [classify_text(model, vocab, max_len, t) for t in texts]
+    # 한글이 든 리뷰는 한국어 장의 모델이 (학습되어 있으면) 분류합니다. 영어 리뷰가 있으면 IMDB 모델도 엽니다.
+    korean = korean_classifier(run) if any(HANGUL.search(t) for t in texts) else None
+    if korean is None or not all(HANGUL.search(t) for t in texts):
+        # start_chapter 는 예측할 때 전체 학습의 결과 폴더를 엽니다. --quick 을 함께 주면 빠른 실행의 모델을 씁니다.
+        state = load_checkpoint(run.out.parent / (f"{LESSON}-quick" if "--quick" in run.argv else LESSON)
+                                / "checkpoint.pt")
+        model, vocab, max_len = build_model(state["config"]), Vocab(state["vocab"]), int(state["max_len"])
+        model.load_state_dict(state["model"])
+    results = [korean(t) if korean and HANGUL.search(t) else classify_text(model, vocab, max_len, t) for t in texts]
     if args.text_file is None:
         r = results[0]
         if r["label"] is None:
@@ -920,7 +951,36 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # ## 해 보세요
-# - `--max-len 100` 과 `--max-len 800` 으로 학습해 정확도와 에폭당 시간을 비교해 보세요. 순수 RNN은 어느 쪽에서 더 불리할까요?
-# - `lesson_settings` 에서 양방향 GRU의 `readout` 을 `"last"` 로 바꾸면 정확도가 어떻게 변하나요? 그래디언트 소실과 연결해 설명해 보세요.
-# - `--vocab-size 5000` 으로 사전을 줄이면 `<unk>` 비율(2절)과 정확도가 어떻게 달라지나요?
-# - `CLIP_GRAD_NORM` 을 아주 크게(클리핑 없음) 하면 순수 RNN의 학습 곡선이 어떻게 달라지는지 보세요.
+# 아래 세 실험은 학습 없이 2·4·10절의 함수만 다시 부릅니다: 노트북에서 `QUICK = False` 로 1~6절만 실행한 뒤(학습 전까지,
+# 몇 분) 새 셀에서 2절의 `train_tokens`·`test_tokens`(학습 25,000편·테스트 25,000편 전체)로 해 보세요. 숫자는 이 과정을 만든
+# 2코어 CPU(AMD EPYC, 다른 작업과 함께)에서 잰 값이고, 세 실험을 모두 합쳐 4분이 걸렸습니다
+# (명령과 출력: `docs/notes/04_rnn_text_classification.md`).
+#
+# 1. **사전 크기**: `build_vocab(train_tokens, 5_000, 2)` · `30_000` · `100_000` 으로 사전을 만들고
+#    `1 - vocab_coverage(test_tokens, vocab)` 로 테스트 세트의 `<unk>` 비율을 재 보세요. → 10.1 % · 2.2 % · 1.4 %
+#    (100,000 으로 해도 두 번 이상 나온 단어가 49,994개뿐이라 사전이 거기서 멈춥니다). 5,000개 사전은 열 단어 중 하나를
+#    `<unk>` 로 읽습니다 — `--vocab-size 5000` 으로 학습하면 정확도가 얼마나 떨어질지 예상해 보세요.
+# 2. **길이별 배치의 효과**: `seqs = encode_texts(train_tokens, build_vocab(train_tokens, 30_000, 2), 400)` 으로 번호 열을 만들고
+#    `padding_fraction(seqs, b, bucketed=False)` 와 `bucketed=True` 를 배치 크기 b = 32 · 128 · 512 에서
+#    비교해 보세요. → 무작위 배치는 세 경우 모두 47.7 % 가 패딩, 길이별 배치는 0.1 % · 0.5 % · 1.7 %. 배치가 클수록 한 배치
+#    안의 길이 차이가 커지지만, 길이별 배치는 512 에서도 패딩이 2 % 아래입니다.
+# 3. **학습 전의 그래디언트 소실**: 10절의 `input_gradient_norms` 를 학습하기 **전** 모델(시드 42, 4절 설정, 단방향, 마지막 상태
+#    읽기)에 `long_review_batch(seqs, data.train_labels, 길이, 32)` 로 고른 길이 50 과 200 의 리뷰 32편을 넣어
+#    첫 토큰/마지막 토큰 비율(`g[0] / g[-1]`)을 재 보세요.
+#    → 길이 50: RNN 2e-17, LSTM 1.1e-11, GRU 2.7e-11 / 길이 200: RNN 1.2e-68, LSTM 1.9e-44, GRU 2.0e-42.
+#    학습 전에는 게이트가 있는 LSTM·GRU 도 그래디언트가 사라집니다. 학습한 뒤(10절, 길이 400)에는 GRU 0.37, LSTM 1.9e-4,
+#    RNN 3.9e-48 이었습니다: 게이트는 그 자체로 기억을 지키는 것이 아니라, 학습하며 '잊지 않는 법'을 배웁니다.
+#
+# <details><summary>질문 1. 사전을 테스트 세트까지 포함해 만들면 안 되는 이유는?</summary>
+#
+# 테스트 세트의 단어 목록과 빈도가 사전(= 모델의 입력 표현)에 들어가면, 평가할 데이터의 정보가 학습에 새어 들어갑니다
+# (데이터 누수). 실제 서비스에서 새 리뷰의 단어는 미리 알 수 없으므로, 학습 데이터만으로 만든 사전이 정직한 조건입니다.
+# 그래서 2절은 학습 부분만으로 사전을 만들고, 테스트의 `<unk>` 비율을 따로 보고합니다.
+# </details>
+#
+# <details><summary>질문 2. 양방향 GRU 에서 '마지막 상태 읽기' 대신 '마스킹 풀링'을 쓰는 이유는?</summary>
+#
+# 마지막 상태는 주로 리뷰 끝부분의 정보를 담고, 앞부분의 신호는 수백 시점을 거치며 약해집니다(10절). 패딩을 뺀 모든 시점의
+# 출력을 평균·최댓값으로 모으면(마스킹 풀링) 리뷰 어디에 있는 "terrible" 도 곧바로 분류기에 닿습니다. 패딩 위치는 마스크로
+# 빼야 합니다 — 그렇지 않으면 짧은 리뷰일수록 0 벡터가 평균을 끌어내립니다.
+# </details>
