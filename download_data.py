@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from utils.data_utils import download_mnist_raw, resolve_data_dir
-from utils.datasets import celeba, cifar10, coco128, imdb, multi30k, stocks
+from utils.datasets import celeba, cifar10, coco128, imdb, multi30k, nsmc, stocks
 
 # 레슨 → 그 레슨의 데이터를 받는 함수 (root -> 성공 여부). 레슨 파일 목록과 같은지 테스트가 확인합니다.
 DOWNLOADS = {
@@ -20,10 +20,13 @@ DOWNLOADS = {
     "02_neural_networks": lambda root: download_mnist_raw(root, "FashionMNIST"),
     "03_cnn_image_classification": cifar10.download,
     "04_rnn_text_classification": imdb.download,
+    "04_rnn_text_classification-nsmc": nsmc.download,  # 공식 NSMC 파일 (git blob id 확인)
     "05_lstm_sequence_prediction": stocks.download,
     "06_yolo_object_detection": coco128.download,
     "07_gan_image_generation": celeba.download,
     "08_transformer_nlp": multi30k.download,
+    # 09: 양자화한 리뷰 모델의 정확도를 재는 테스트 세트 (한국어 모델이면 NSMC, 아니면 IMDB)
+    "09_model_serving": lambda root: imdb.download(root) and nsmc.download(root),
     "10_distributed_training": lambda root: download_mnist_raw(root, "MNIST"),  # 확장 측정과 01 레슨 두 프로세스 학습
 }
 LESSONS = sorted(DOWNLOADS)

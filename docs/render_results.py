@@ -37,12 +37,19 @@ TARGETS = {
     "02_neural_networks": [("test_accuracy", ">=", 0.905), ("wall_seconds", "<=", 600)],
     "03_cnn_image_classification": [("test_accuracy", ">=", 0.90), ("wall_seconds", "<=", 1800)],
     "04_rnn_text_classification": [("test_accuracy", ">=", 0.89), ("wall_seconds", "<=", 1200)],
+    # 04 한국어 짝 장: 네 토큰화 중 검증으로 고른 GRU, 토큰 캐시가 빈 상태의 전체 시간
+    "04_rnn_text_classification-nsmc": [("test_accuracy", ">=", 0.865), ("wall_seconds", "<=", 1200)],
     "05_lstm_sequence_prediction": [("rmse_ratio", "<=", 1.05), ("wall_seconds", "<=", 180)],
     "06_yolo_object_detection": [("map50", ">=", 0.90), ("map50_95", ">=", 0.60), ("fps_cpu", ">=", 30),
                                  ("wall_seconds", "<=", 900)],
     "07_gan_image_generation": [("modes_covered_fixed", ">=", 8), ("high_quality_fixed", ">=", 0.80),
                                 ("nn_ratio", "between", (0.7, 1.5)), ("wall_seconds", "<=", 1800)],
     "08_transformer_nlp": [("bleu", ">=", 36.0), ("wall_seconds", "<=", 3600)],
+    # 09 서빙: 2코어에서 클라이언트와 서버가 같은 기계, 16(배치 비교는 32)개의 동시 클라이언트
+    "09_model_serving": [("digit_rps", ">=", 300), ("digit_p95_ms", "<=", 100), ("sentiment_batching_speedup", ">=", 2.0),
+                         ("translate_p50_ms", "<=", 500), ("export_max_abs_diff", "<=", 1e-4),
+                         ("quantized_accuracy_drop", "<=", 0.01), ("errors_under_load", "<=", 0),
+                         ("wall_seconds", "<=", 300)],
     # 10: 손으로 쓴 링 올리듀스 = dist.all_reduce, 01 레슨을 두 프로세스로 학습한 정확도가 1프로세스 기록의 0.3%p 안
     "10_distributed_training": [("ring_max_error", "<=", 1e-9), ("lesson01_accuracy_gap", "<=", 0.003)],
 }

@@ -51,3 +51,13 @@ def empty_data_dir(tmp_path) -> Path:
     d = tmp_path / "빈 데이터"
     d.mkdir()
     return d
+
+
+@pytest.fixture(scope="session")
+def serving_run(real_data_dir, tmp_path_factory) -> Path:
+    """09장을 --quick 으로 한 번 실행한 결과 폴더 (01·04·08 의 --quick 체크포인트도 그 안에서 학습됨). 09 테스트들이 함께 씁니다."""
+    out = tmp_path_factory.mktemp("serving")
+    code = run_main(lesson("09_model_serving"), ["--quick", "--out-dir", str(out), "--data-dir", str(real_data_dir),
+                                                 "--load-seconds", "1"])
+    assert code == 0
+    return out
