@@ -2,12 +2,12 @@
 # # 04. 순환 신경망(RNN)으로 영화 리뷰 감성 분류하기 (IMDB)
 #
 # **학습 목표**
-# - 토큰화(tokenization)와 어휘 사전(vocabulary)을 직접 만들고, 문장을 번호 열로 바꾸는 과정을 본다.
-# - 임베딩(embedding)이 단어를 벡터로 바꾸고, 학습 후 비슷한 단어가 가까워지는 것을 확인한다.
-# - Elman RNN 셀을 텐서 연산으로 직접 펼쳐 보고 `nn.RNN` 과 같은 값을 내는지 확인한다.
-# - 순수 RNN · LSTM · GRU 를 같은 데이터로 학습해 비교하고, 그래디언트 소실(vanishing gradient)을 그림으로 본다.
+# - 토큰화(tokenization)와 어휘 사전(vocabulary)을 직접 만들고, 문장을 번호 열로 바꾸는 과정을 봅니다.
+# - 임베딩(embedding)이 단어를 벡터로 바꾸고, 학습 후 비슷한 단어가 가까워지는 것을 확인합니다.
+# - Elman RNN 셀을 텐서 연산으로 직접 펼쳐 보고 `nn.RNN` 과 같은 값을 내는지 확인합니다.
+# - 순수 RNN · LSTM · GRU 를 같은 데이터로 학습해 비교하고, 그래디언트 소실(vanishing gradient)을 그림으로 봅니다.
 # - 길이가 다른 문장을 배치로 묶을 때 패딩이 결과에 새어 들지 않게 하는 두 방법
-#   (`pack_padded_sequence`, 길이별 배치 + 마스킹)을 배우고 속도를 재 본다.
+#   (`pack_padded_sequence`, 길이별 배치 + 마스킹)을 배우고 속도를 재 봅니다.
 #
 # **데이터셋**: IMDB 영화 리뷰 (Maas et al., ACL 2011): 학습 25,000 / 테스트 25,000, 긍정·부정 반반.
 # `DL_DATA_DIR/aclImdb/{train,test}/{pos,neg}/*.txt` (공식 배포 구조). 없으면 공식 압축 파일을
