@@ -9,8 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in ROOT.glob("[01][0-9]*_*.py"))
-# 한 단어가 '다' 로 끝나고 바로 뒤에 문장 부호나 줄 끝이 오는 것. '니다'(합니다체), 명사 '바다', 조사 '마다'는 제외.
-PLAIN_ENDING = re.compile(r"[가-힣]*(?<!니)(?<!바)(?<!마)다(?=[.:)]|\s*$)")
+# 한 단어가 '다' 로 끝나고 바로 뒤에 문장 부호나 줄 끝이 오는 것. '니다'(합니다체), 명사 '바다', 조사 '마다'·'보다'는 제외.
+PLAIN_ENDING = re.compile(r"[가-힣]*(?<!니)(?<!바)(?<!마)(?<!보)다(?=[.:)]|\s*$)")
 
 
 def markdown_lines(path: Path):
