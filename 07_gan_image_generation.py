@@ -667,11 +667,14 @@ if __name__ == "__main__":
 #   중간 길이 ≈ $10/\sqrt{2} \approx 7$). 구면 보간(slerp)은 각도 $\omega$ 를 따라 돌아가 길이를 유지합니다:
 #   $\mathrm{slerp}(z_0, z_1; t) = \dfrac{\sin((1-t)\omega)}{\sin\omega} z_0 + \dfrac{\sin(t\omega)}{\sin\omega} z_1$.
 #   길이 차이가 그림에서 얼마나 보이는지는 생성자마다 다르므로, 두 방법의 중간 이미지 차이를 숫자로 잽니다.
+#   (이 과정의 DCGAN 에서 본 것: 선형 보간의 중간은 색이 바래고 흐린 얼굴, 구면 보간은 대비가 그대로인 얼굴이었습니다.)
 # - **벡터 산술**: 어떤 특징을 가진 표본들의 평균 $z$ 에서 갖지 않은 표본들의 평균 $z$ 를 빼면 그 특징의 방향이 나옵니다.
 #   여기서는 레이블 없이 재는 특징인 '밝기'를 씁니다. 방향은 길이 1로 맞추고, 얼마나 움직였는지(길이 10인 $z$ 에 비해)를 적습니다.
-# - **온도**: $z$ 에 1 보다 작은 수를 곱하면 평균 근처만 뽑아 다양성↓ (truncation 과 같은 생각). 다양성은 표본끼리의
-#   평균 픽셀 거리로 잽니다. 온도 0 ($z = 0$)은 '평균 얼굴'이 아닙니다: 학습 중 생성자가 본 $z$ 는 모두 길이 10 근처였고
-#   원점은 한 번도 본 적 없는 곳이라, 생성자가 무엇을 그릴지 보장이 없습니다 (그래서 그림은 0.25부터 시작합니다).
+# - **온도**: $z$ 에 1 보다 작은 수를 곱하면 원점 근처만 뽑아 다양성↓ (truncation 과 같은 생각). 다양성은 표본끼리의
+#   평균 픽셀 거리로 잽니다. 큰 GAN(BigGAN 등)에서는 온도를 낮추면 품질이 좋아지지만, 이 작은 DCGAN 에서는 그렇지 않았습니다:
+#   0.5 아래는 색이 바래고 흐린 비슷비슷한 얼굴, 1.5 는 어둡게 깨진 얼굴이 늘고, 0.7~1.0 이 가장 나았습니다.
+#   온도 0 ($z = 0$)은 '평균 얼굴'이 아닙니다: 학습 중 생성자가 본 $z$ 는 모두 길이 10 근처였고 원점은 한 번도 본 적
+#   없는 곳이라, 이전 판의 그림에서는 특징 없는 회색 판이 나왔습니다 (그래서 그림은 0.25부터 시작합니다).
 
 # %%
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -723,7 +726,8 @@ def plot_interpolation(generator, z0, z1, path: Path, steps: int = 8) -> Path:
     for r, (name, z) in enumerate(rows.items()):
         for c, img in enumerate(generate(generator, z)):
             show_image(axes[r, c], img)
-            axes[r, c].set_title(f"t={t[c]:.2f}\n|z|={z[c].norm():.1f}", fontsize=8)
+            axes[r, c].set_title(f"t={t[c]:.2f}", fontsize=8)
+            axes[r, c].set_xlabel(f"|z|={z[c].norm():.1f}", fontsize=8)
         axes[r, 0].text(-0.15, 0.5, name, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right")
     fig.suptitle("잠재 공간 보간: 두 얼굴 사이를 걸어가기 (|z| = 잠재 벡터의 길이)")
     return save_figure(fig, path)
@@ -758,7 +762,10 @@ def plot_latent_arithmetic(generator, path: Path, amounts=(-4.0, -2.0, 0.0, 2.0,
 
 def plot_temperature(generator, path: Path, temperatures=(0.25, 0.5, 0.75, 1.0, 1.5), n: int = 6,
                      n_diversity: int = 64) -> list[float]:
-    """같은 z 를 온도만 바꿔 곱해 그리고, 온도마다 표본 n_diversity 개의 다양성(평균 픽셀 거리)을 돌려줍니다."""
+    """같은 z 를 온도만 바꿔 곱해 그리고, 온도마다 표본 n_diversity 개의 다양성(평균 픽셀 거리)을 돌려줍니다.
+
+    온도가 낮을수록 다양성이 줄어듭니다. 품질이 좋아지는지는 생성자에 달려 있어 그림으로 확인합니다.
+    """
     base = sample_latent(n_diversity, generator.latent_dim)
     fig, axes = new_figure(ncols=n, nrows=len(temperatures), size=(1.2, 1.3))
     diversity = []
@@ -876,8 +883,31 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # ## 해 보세요
-# - `--width 32 --epochs 40`: 네트워크를 줄이고 더 오래 학습하면 같은 시간에 얼굴이 더 나아지나요? `nn_ratio` 와 GIF 로 비교해 보세요.
-# - `generator_loss` 를 미니맥스 식 $\log(1 - D(G(z)))$ (= `-F.softplus(fake_logits).mean()`) 으로 바꿔 학습해 보세요.
-#   3절의 그래디언트 표가 말한 대로 학습 초기에 생성자가 멈추나요?
-# - `train_ring_gan` 의 `RING_LATENT_DIM` 을 2 로 줄이면 보통 GAN 의 모드 붕괴가 덜 드러납니다. 왜 그럴까요?
-# - `--image-dir` 로 내 사진 폴더(수백 장 이상)를 학습해 보세요. 정사각형으로 잘라 64×64 로 줄여 씁니다.
+# 아래 숫자는 이 과정을 만든 2코어 CPU(AMD EPYC, 다른 작업과 함께)에서 잰 값입니다 (명령과 출력: `docs/notes/07_gan_image_generation.md`).
+# 1·2번은 6절의 고리 실험만 다시 돌리므로(한 번 학습에 1스레드로 약 2~3분) 노트북에서 2~6절만 실행한 뒤 해 볼 수 있습니다.
+#
+# 1. **미니맥스 생성자 손실**: 3절의 `generator_loss` 를 $\log(1 - D(G(z)))$ 를 최소화하는 식
+#    `-F.softplus(fake_logits).mean()` 으로 바꾸고 `train_ring_gan(remedy=False, seed=s, steps=RING_STEPS)` 를 시드 42·43·44 로
+#    돌려 보세요. → 덮은 모드 8·8·8 (고품질 86.3 %·83.0 %·82.7 %). 기본(non-saturating)은 7·6·6 (82.7 %·82.8 %·85.6 %).
+#    3절의 표가 말한 '초기 정체'는 판별자가 처음부터 가짜를 확신할 때(D(G(z)) ≈ 0) 생기는데, 이 2차원 고리에서는 판별자가
+#    그렇게 빨리 이기지 못해 미니맥스도 잘 배웠습니다. 얼굴처럼 진짜와 가짜가 처음에 확연히 다른 데이터에서 해 보세요.
+# 2. **잠재 차원 줄이기**: `RING_LATENT_DIM` 을 256 에서 2 로 바꾸고 같은 세 시드로 보통 GAN 을 돌려 보세요.
+#    → 덮은 모드 8·7·8 (고품질 90.7 %·84.2 %·91.5 %), 256차원일 때는 7·6·6. 데이터(2차원)와 같은 차원의 잠재 공간에서는
+#    생성자가 평면을 고리 위로 고르게 펴기 쉬워 붕괴가 덜 드러납니다 — 그래서 6절은 일부러 256차원을 씁니다.
+# 3. **전치 합성곱의 크기**: 2절의 생성자처럼 4×4 에서 시작해 `nn.ConvTranspose2d(…, kernel_size=3, stride=2, padding=1)` 을 네 번
+#    지나게 하고 크기를 재 보세요. → 4 → 7 → 13 → 25 → 49: 식 $(n-1)\cdot 2 - 2 + 3 = 2n - 1$ 이라 매번 하나씩 모자랍니다.
+#    `output_padding=1` 을 더하면 4 → 8 → 16 → 32 → 64 로 커널 4와 같아집니다 (2절의 `conv_transpose_output_size` 로 먼저 예측해 보세요).
+#
+# <details><summary>질문 1. 6절 그림의 보통 GAN 은 여덟 곳 모두에 점이 있는데 왜 '덮은 모드 6/8' 일까요?</summary>
+#
+# '덮었다'는 점이 중심 근처(3σ = 0.06 안)에 전체의 1/32 이상 모였다는 뜻입니다. 보통 GAN 은 표본이 모드 사이의 고리 위에 넓게
+# 퍼지고(품질이 낮은 표본), 두 모드에는 정확히 맞은 표본이 모자랐습니다. 모드 붕괴는 모드를 통째로 버리는 극단만이 아니라,
+# 어떤 모드를 덜 흉내 내는 정도의 문제이기도 합니다. 미니배치 표준편차를 쓴 판별자는 퍼짐을 보고 이를 알아채 표본을 중심에 모읍니다.
+# </details>
+#
+# <details><summary>질문 2. 왜 7절의 온도 그림은 0 이 아니라 0.25 부터 시작할까요?</summary>
+#
+# 생성자는 학습 중 길이가 약 10인 $z$ 만 보았습니다(100차원 표준 정규분포). $z = 0$ 은 그 구 껍질에서 가장 먼 곳이라 생성자가
+# 무엇을 그릴지 보장이 없고, 이전 판의 그림에서는 특징 없는 회색 판이 나왔습니다. 온도를 낮추면 다양성(표본 사이 평균 픽셀
+# 차이)이 확실히 줄지만, 품질이 좋아지는지는 생성자마다 다릅니다 — 이 DCGAN 에서는 0.5 아래가 색이 바랜 비슷한 얼굴이었습니다.
+# </details>
