@@ -2,11 +2,11 @@
 # # 09. 모델 서빙 — 학습한 모델을 FastAPI 서비스와 한국어 웹 페이지 뒤에 두기
 #
 # **학습 목표**
-# - 앞 장들이 저장한 체크포인트(01 숫자, 04 리뷰 감성, 08 독→영 번역, 있으면 06 탐지·07 얼굴 생성)를 안전하게 불러온다.
-# - 추론 모드(`eval()`, `torch.inference_mode()`, 스레드 수)와 배치 크기에 따른 지연 시간·처리량을 잰다.
-# - 숫자 MLP와 리뷰 GRU를 ONNX로 내보내 ONNX Runtime 으로 실행하고, 결과가 PyTorch 와 같은지 확인한다. int8 양자화의 정확도 변화를 잰다.
-# - FastAPI 서비스(스키마, 작업 스레드에서의 추론, 한국어 오류, 요청 크기·시간 제한)와 오프라인 웹 페이지를 만든다.
-# - 마이크로 배칭과 부하 테스트(동시 클라이언트, 초당 요청 수, p50/p95/p99 지연 시간)로 서비스를 잰다.
+# - 앞 장들이 저장한 체크포인트(01 숫자, 04 리뷰 감성, 08 독→영 번역, 있으면 06 탐지·07 얼굴 생성)를 안전하게 불러옵니다.
+# - 추론 모드(`eval()`, `torch.inference_mode()`, 스레드 수)와 배치 크기에 따른 지연 시간·처리량을 잽니다.
+# - 숫자 MLP와 리뷰 GRU를 ONNX로 내보내 ONNX Runtime 으로 실행하고, 결과가 PyTorch 와 같은지 확인합니다. int8 양자화의 정확도 변화를 잽니다.
+# - FastAPI 서비스(스키마, 작업 스레드에서의 추론, 한국어 오류, 요청 크기·시간 제한)와 오프라인 웹 페이지를 만듭니다.
+# - 마이크로 배칭과 부하 테스트(동시 클라이언트, 초당 요청 수, p50/p95/p99 지연 시간)로 서비스를 잽니다.
 #
 # **데이터셋**: 새로 학습하지 않습니다. 양자화한 리뷰 모델의 정확도는 그 모델의 테스트 세트(NSMC 또는 IMDB)로 잽니다.
 #
@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ import onnxruntime as ort
 import torch
 from fastapi.testclient import TestClient
 from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image
 
 from utils.chapter import section, start_chapter
@@ -64,7 +66,6 @@ LESSON = "09_model_serving"
 DIGITS, REVIEWS, TRANSLATOR = "01_pytorch_basics", "04_rnn_text_classification", "08_transformer_nlp"
 DETECTOR, FACES = "06_yolo_object_detection", "07_gan_image_generation"
 KOREAN_REVIEWS = "04_rnn_text_classification-nsmc"   # 04장의 한국어 짝 장 (있으면 먼저 씁니다)
-REQUIRED = [DIGITS, REVIEWS, TRANSLATOR]
 BEAM = 5
 GERMAN_12_WORDS = "Ein junger Mann in einem roten Hemd fährt mit seinem Fahrrad durch die Stadt."
 LOAD_SECONDS, QUICK_LOAD_SECONDS = 20.0, 2.0
@@ -151,15 +152,17 @@ def load_faces(path: Path) -> dict:
     return {"model": generator.eval(), "latent_dim": faces.LATENT_DIM, "description": "DCGAN 얼굴 생성자"}
 
 
-def train_quick(lessons: list[str], args) -> None:
-    """--quick 에서만: 없는 필수 모델을 그 장의 `--quick` 으로 먼저 학습합니다 (새 프로세스, 같은 결과 폴더)."""
-    for lesson in lessons:
-        command = [sys.executable, lesson_module(lesson).__file__, "--quick", "--out-dir", str(args.out_dir),
-                   *(["--data-dir", str(args.data_dir)] if args.data_dir else [])]
-        print(f"  [학습] {lesson} 의 체크포인트가 없어 먼저 학습합니다: python {' '.join(command[1:])}")
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise CourseError(f"{lesson} --quick 학습이 실패했습니다: {done.stderr.strip()[-300:]}")
+def train_quick(lesson: str, args) -> None:
+    """--quick 에서만: 필수 모델의 체크포인트가 없으면 그 장의 `--quick` 으로 먼저 학습합니다 (새 프로세스, 같은 결과 폴더)."""
+    out = Path(args.out_dir)
+    if not args.quick or find_checkpoint(out, lesson) or (lesson == REVIEWS and find_checkpoint(out, KOREAN_REVIEWS)):
+        return
+    command = [sys.executable, lesson_module(lesson).__file__, "--quick", "--out-dir", str(args.out_dir),
+               *(["--data-dir", str(args.data_dir)] if args.data_dir else [])]
+    print(f"  [학습] {lesson} 의 체크포인트가 없어 먼저 학습합니다: python {' '.join(command[1:])}")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CourseError(f"{lesson} --quick 학습이 실패했습니다: {done.stderr.strip()[-300:]}")
 
 
 def load_all(out_dir: Path) -> dict:
@@ -180,10 +183,17 @@ def load_all(out_dir: Path) -> dict:
 
 
 # %%
-if __name__ == "__main__":
+if __name__ == "__main__":  # --quick 이고 모델이 없을 때만 학습합니다. 노트북의 셀 하나가 너무 길지 않도록 장마다 한 셀씩
     section("1. 학습한 모델 불러오기")
-    if args.quick:
-        train_quick([l for l in REQUIRED if find_checkpoint(Path(args.out_dir), l) is None], args)
+    train_quick(DIGITS, args)
+
+# %%
+if __name__ == "__main__":
+    train_quick(REVIEWS, args)
+
+# %%
+if __name__ == "__main__":
+    train_quick(TRANSLATOR, args)
     models = load_all(Path(args.out_dir))
     for name, m in models.items():
         print(f"  {name:<10} " + (f"{m['description']}  ← {m['checkpoint']}" + ("  [--quick 모델]" if m["quick"] else "")
@@ -241,6 +251,8 @@ def plot_batch_curves(curves: dict, path: Path) -> Path:
     for ax, title, ylabel in [(ax1, "배치 하나의 지연 시간", "밀리초"), (ax2, "처리량", "초당 입력 수")]:
         ax.set(xscale="log", yscale="log", xlabel="배치 크기", ylabel=ylabel, title=title)
         ax.set_xticks(BATCH_SIZES, [str(n) for n in BATCH_SIZES])
+        ax.yaxis.set_major_formatter("{x:g}")  # 10⁻¹ 대신 0.1 (한국어 글꼴에는 수식용 마이너스 글리프가 없음)
+        ax.yaxis.set_minor_formatter("")
         ax.legend()
     return save_figure(fig, path)
 
@@ -272,9 +284,15 @@ if __name__ == "__main__":
 
 # %%
 def export_onnx(model, inputs: tuple, names: list[str], dynamic: tuple, path: Path) -> Path:
-    """모델 → ONNX 파일 하나 (가중치를 따로 떼지 않음). dynamic: 입력마다 {축: Dim}."""
-    torch.onnx.export(model, inputs, str(path), input_names=names, output_names=["logits"],
-                      dynamic_shapes=dynamic, external_data=False, verbose=False)
+    """모델 → ONNX 파일 하나 (가중치를 따로 떼지 않음). dynamic: 입력마다 {축: Dim}.
+
+    verbose=False 는 '[torch.onnx] …' 진행 줄을 끕니다. torch.export 내부의 FutureWarning·UserWarning 은 학습자가 고칠 수
+    없는 것이라 숨기고, 내보낸 결과가 맞는지는 아래에서 PyTorch 와 출력을 비교해 확인합니다."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(model, inputs, str(path), input_names=names, output_names=["logits"],
+                          dynamic_shapes=dynamic, external_data=False, verbose=False)
     return path
 
 
@@ -316,8 +334,12 @@ def export_reviews(model, folder: Path) -> tuple[Path, float]:
 
 
 def quantize_reviews(path: Path) -> Path:
-    target = path.with_name(path.stem + "_int8.onnx")
-    quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+    """ONNX Runtime 이 권하는 순서: 전처리(모양 추론·그래프 정리) → 동적 양자화(가중치를 int8 로).
+
+    전처리의 '기호 모양 추론'은 양방향 GRU 의 Concat 에서 실패하므로 건너뛰고 ONNX 의 모양 추론만 씁니다."""
+    prepared, target = path.with_name(path.stem + "_prep.onnx"), path.with_name(path.stem + "_int8.onnx")
+    quant_pre_process(str(path), str(prepared), skip_symbolic_shape=True)
+    quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8)
     return target
 
 
@@ -575,13 +597,17 @@ if __name__ == "__main__":
 
 # %%
 def load_test(url: str, seconds: float, concurrency: int, *, file: Path | None = None, body: dict | None = None) -> dict:
-    """부하 생성기(python -m utils.serving)를 새 프로세스로 실행하고 결과(JSON)를 받습니다."""
+    """부하 생성기(python -m utils.serving)를 새 프로세스로 실행하고 결과(JSON)를 받습니다.
+
+    요청 하나에 쓴 CPU 시간(서버 server_cpu_ms, 부하 생성기 client_cpu_ms)도 함께 남겨, 시간이 어디에 드는지 봅니다."""
     command = [sys.executable, "-m", "utils.serving", "--url", url, "--concurrency", str(concurrency),
                "--seconds", str(seconds), *(["--file", str(file)] if file else ["--json", json.dumps(body)])]
+    cpu0 = time.process_time()  # 이 프로세스(서버 스레드들)가 부하를 받는 동안 쓴 CPU 시간
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise CourseError(f"부하 생성기가 실패했습니다: {done.stderr.strip()[-300:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**result, "server_cpu_ms": round((time.process_time() - cpu0) * 1000 / max(result["requests"], 1), 2)}
 
 
 def batching_comparison(models: dict, seconds: float, threads) -> dict:
@@ -643,7 +669,8 @@ if __name__ == "__main__":
         load["번역 (1)"] = load_test(f"{server.url}/api/translate", seconds, 1, body={"text": GERMAN_12_WORDS})
     for name, r in load.items():
         print(f"  {name:<14} 초당 {r['rps']:>7,.1f}건 | p50 {r['p50_ms']:>7} ms | p95 {r['p95_ms']:>7} ms | "
-              f"p99 {r['p99_ms']:>7} ms | 오류 {r['errors']}")
+              f"p99 {r['p99_ms']:>7} ms | 오류 {r['errors']} | 요청당 CPU: 서버 {r['server_cpu_ms']} ms, "
+              f"부하 생성기 {r['client_cpu_ms']} ms")
     plot_load(load, run.path("load_test.png"))
     errors_under_load = sum(r["errors"] for r in load.values())
 

@@ -1,6 +1,7 @@
 """09장 모델 서빙: 체크포인트 불러오기, API(좋은 입력·나쁜 입력의 한국어 오류), ONNX 내보내기, 마이크로 배처."""
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 
@@ -36,6 +37,7 @@ def test_quick_run_records_every_target_metric(serving_run):
     assert metrics["export_max_abs_diff"] <= 1e-4
     assert abs(metrics["quantized_accuracy_drop"]) < 0.05
     assert sorted(metrics["quick_checkpoints"]) == ["digit", "sentiment", "translate"]
+    assert all(r["server_cpu_ms"] > 0 and r["client_cpu_ms"] > 0 for r in metrics["load_test"].values())
     assert (serving_run / "09_model_serving-quick" / "load_test.png").is_file()
 
 
@@ -45,6 +47,18 @@ def test_models_load_once_and_missing_ones_name_their_command(models):
     assert models["detect"]["note"] == ("아직 학습한 모델이 없습니다. 먼저 'python 06_yolo_object_detection.py' 를 "
                                         "실행하세요 (빠르게: --quick).")
     assert not models["sentiment"]["korean"]  # 이 테스트는 IMDB 모델을 학습합니다 (한국어 장은 따로 테스트)
+
+
+def test_quick_training_only_for_missing_models(tmp_path, monkeypatch):
+    """--quick 에서만, 체크포인트가 없을 때만 학습합니다. 한국어 리뷰 모델이 있으면 04장(IMDB)은 학습하지 않습니다."""
+    monkeypatch.setattr(serving.subprocess, "run", lambda *a, **k: pytest.fail("학습하면 안 됩니다"))
+    (tmp_path / f"{serving.KOREAN_REVIEWS}-quick").mkdir()
+    (tmp_path / f"{serving.KOREAN_REVIEWS}-quick" / "checkpoint.pt").write_bytes(b"")
+    quick, full = (argparse.Namespace(quick=q, out_dir=str(tmp_path), data_dir=None) for q in (True, False))
+    serving.train_quick(serving.REVIEWS, quick)
+    serving.train_quick(serving.DIGITS, full)
+    with pytest.raises(pytest.fail.Exception):
+        serving.train_quick(serving.DIGITS, quick)
 
 
 def test_good_requests(client, models):

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.util
 import io
 import ipaddress
 import json
@@ -414,7 +415,7 @@ def serve_forever(app: FastAPI, host: str, port: int) -> None:
         print(warning)
     print(f"서버를 시작합니다: 브라우저에서 http://{host if ':' not in host else f'[{host}]'}:{port}/ 을 여세요 "
           "(끝내려면 Ctrl+C)")
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning")
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", access_log=False)
     print("서버를 멈췄습니다.")
 
 
@@ -425,7 +426,8 @@ class BackgroundServer:
     """
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0):
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, workers=1, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, workers=1, log_level="warning",
+                                                   access_log=False))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.host = host
 
@@ -484,10 +486,17 @@ def draw_digit_seven(page) -> None:
 
 
 def screenshot_page(url: str, path: Path, review: str | None = None) -> Path | None:
-    """페이지를 열어 숫자를 그려 예측하고 (리뷰가 있으면 분류까지) 화면을 PNG 로. chromium 이 없으면 None."""
+    """페이지를 열어 숫자를 그려 예측하고 (리뷰가 있으면 분류까지) 화면을 PNG 로. chromium 이 없으면 None.
+
+    새 스레드에서 찍습니다: 노트북 커널의 스레드에는 이벤트 루프가 돌고 있어 Playwright 의 동기 API 가 거절합니다."""
     executable = find_chromium()
     if executable is None:
         return None
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_screenshot, executable, url, Path(path), review).result()
+
+
+def _screenshot(executable: str, url: str, path: Path, review: str | None) -> Path:
     with chromium_page(executable) as page:
         page.goto(url + "/")
         page.wait_for_selector("#model-status li.ready")
@@ -499,7 +508,7 @@ def screenshot_page(url: str, path: Path, review: str | None = None) -> Path | N
             page.click("#review-submit")
             page.wait_for_selector("#review-result .big")
         page.screenshot(path=str(path), full_page=True)
-    return Path(path)
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -523,13 +532,14 @@ async def generate_load(url: str, request: dict, concurrency: int, seconds: floa
     latencies, errors = [], []
     async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
         await http.post(url, **request)  # 예열 (첫 연결·첫 계산은 재지 않음)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(_client(http, url, request, t0 + seconds, latencies, errors)
                                for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
     return {"concurrency": concurrency, "seconds": round(elapsed, 2), "requests": len(latencies),
             "rps": round(len(latencies) / elapsed, 1), "errors": len(errors),
+            "client_cpu_ms": round(cpu * 1000 / max(len(latencies), 1), 2),  # 요청 하나에 부하 생성기가 쓴 CPU 시간
             **{f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)}}
 
 
@@ -547,6 +557,10 @@ def main(argv=None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args(argv)
+    if importlib.util.find_spec("sniffio") is None:
+        # httpcore 1.0 은 요청마다 `import sniffio` 를 시도하고, 없으면 매번 sys.path 전체를 뒤진 뒤 asyncio 로 정합니다
+        # (py-spy 로 잰 부하 생성기 CPU 의 약 13 %). None 을 넣어 두면 import 가 바로 실패해 같은 결론에 곧장 닿습니다.
+        sys.modules["sniffio"] = None
     result = asyncio.run(generate_load(args.url, request_kwargs(args.file, args.json), args.concurrency, args.seconds))
     print(json.dumps(result))
     return 0
