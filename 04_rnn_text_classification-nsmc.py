@@ -352,7 +352,7 @@ def plot_comparison(stats: dict, results: dict, path):
                         va="bottom", fontsize=8)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("토큰화 비교 (같은 양방향 GRU, 같은 에폭)")
+    fig.suptitle("토큰화 비교 (같은 양방향 GRU, 같은 에폭)", y=1.03)  # 칸 제목과 겹치지 않게
     return save_figure(fig, path)
 
 
