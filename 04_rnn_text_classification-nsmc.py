@@ -438,8 +438,7 @@ def review_classifier(checkpoint_path):
 
 def open_classifier(run):
     """--quick 을 함께 주면 빠른 실행의 모델을, 아니면 전체 실행의 모델을 씁니다."""
-    return review_classifier(run.out.parent / (f"{LESSON}-quick" if "--quick" in run.argv else LESSON)
-                             / "checkpoint.pt")
+    return review_classifier(base.trained_checkpoint(run, LESSON))
 
 
 def print_results(texts: list[str], results: list[dict]) -> None:

@@ -866,9 +866,13 @@ def load_review_classifier(checkpoint_path) -> tuple[SentimentRNN, object, int, 
     return model.eval(), encode, max_len, list(CLASS_NAMES)
 
 
+def trained_checkpoint(run, lesson: str) -> Path:  # 예측에 쓸 체크포인트: --quick 을 함께 주면 빠른 실행의 것
+    return run.out.parent / (f"{lesson}-quick" if "--quick" in run.argv else lesson) / "checkpoint.pt"
+
+
 def korean_classifier(run):
     """한글이 든 리뷰를 맡을 한국어 장의 분류 함수(text → 결과). 그 모델이 아직 없으면 학습 명령을 안내합니다."""
-    path = run.out.parent / (f"{KOREAN_LESSON}-quick" if "--quick" in run.argv else KOREAN_LESSON) / "checkpoint.pt"
+    path = trained_checkpoint(run, KOREAN_LESSON)
     if path.is_file():
         return importlib.import_module(KOREAN_LESSON).review_classifier(path)
     return lambda text: {"label": None, "probability": None, "note": NSMC_NOTE}
@@ -920,9 +924,7 @@ def predict_user_texts(args, run) -> list[dict]:
     # 한글이 든 리뷰는 한국어 장의 모델이 (학습되어 있으면) 분류합니다. 영어 리뷰가 있으면 IMDB 모델도 엽니다.
     korean = korean_classifier(run) if any(HANGUL.search(t) for t in texts) else None
     if korean is None or not all(HANGUL.search(t) for t in texts):
-        # start_chapter 는 예측할 때 전체 학습의 결과 폴더를 엽니다. --quick 을 함께 주면 빠른 실행의 모델을 씁니다.
-        state = load_checkpoint(run.out.parent / (f"{LESSON}-quick" if "--quick" in run.argv else LESSON)
-                                / "checkpoint.pt")
+        state = load_checkpoint(trained_checkpoint(run, LESSON))
         model, vocab, max_len = build_model(state["config"]), Vocab(state["vocab"]), int(state["max_len"])
         model.load_state_dict(state["model"])
     results = [korean(t) if korean and HANGUL.search(t) else classify_text(model, vocab, max_len, t) for t in texts]
