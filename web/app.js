@@ -4,13 +4,16 @@
 const $ = (id) => document.getElementById(id);
 const NAMES = { digit: "손글씨 숫자", sentiment: "리뷰 감성", translate: "번역", detect: "물체 탐지", generate: "얼굴 생성" };
 
-function showError(target, message) {
+// 결과 칸의 내용을 글 한 줄로 바꿉니다 (className: "big" 은 답, "error" 는 오류).
+function showMessage(target, text, className) {
   target.innerHTML = "";
   const p = document.createElement("p");
-  p.className = "error";
-  p.textContent = message;
+  p.className = className;
+  p.textContent = text;
   target.appendChild(p);
 }
+
+const showError = (target, message) => showMessage(target, message, "error");
 
 // 서버의 한국어 오류({"detail": "..."})를 그대로 보여 줍니다.
 async function callApi(path, options, target) {
@@ -88,11 +91,7 @@ $("review-submit").addEventListener("click", async () => {
   const target = $("review-result");
   const body = await postJson("/api/sentiment", { text: $("review-text").value }, target);
   if (!body) return;
-  target.innerHTML = "";
-  const p = document.createElement("p");
-  p.className = "big";
-  p.textContent = body.label === null ? "판단할 수 없습니다" : `${body.label} (${(body.probability * 100).toFixed(1)}%)`;
-  target.appendChild(p);
+  showMessage(target, body.label === null ? "판단할 수 없습니다" : `${body.label} (${(body.probability * 100).toFixed(1)}%)`, "big");
   if (body.note) { const n = document.createElement("p"); n.textContent = body.note; target.appendChild(n); }
 });
 
@@ -101,11 +100,7 @@ $("translate-submit").addEventListener("click", async () => {
   const target = $("translate-result");
   const body = await postJson("/api/translate", { text: $("translate-text").value }, target);
   if (!body) return;
-  target.innerHTML = "";
-  const p = document.createElement("p");
-  p.className = "big";
-  p.textContent = body.translation;
-  target.appendChild(p);
+  showMessage(target, body.translation, "big");
 });
 
 // ---- 물체 탐지: 사진 위에 바운딩 박스 ----
