@@ -295,12 +295,14 @@ class CifarCNN(nn.Module):
     32×32 → 줄기(stem) 합성곱 → 블록 3개(각각 해상도 절반: 16 → 8 → 4) → 전역 최대 풀링 → 선형 분류기.
     """
 
-    def __init__(self, widths=(64, 256, 256), n_classes: int = 10):
+    def __init__(self, widths=(64, 256, 256), n_classes: int = 10, stem: nn.Sequential | None = None):
         super().__init__()
-        stem = max(widths[0] // 2, 8)
+        if stem is None:   # 기본 줄기: 3×3 합성곱 (빠른 레시피 짝 장은 화이트닝 층을 줄기로 넣습니다)
+            c = max(widths[0] // 2, 8)
+            stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.GELU())
         self.widths = tuple(widths)
-        self.stem = nn.Sequential(nn.Conv2d(3, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem), nn.GELU())
-        self.blocks = nn.Sequential(ConvBlock(stem, widths[0]), ConvBlock(widths[0], widths[1]),
+        self.stem = stem
+        self.blocks = nn.Sequential(ConvBlock(stem[0].out_channels, widths[0]), ConvBlock(widths[0], widths[1]),
                                     ConvBlock(widths[1], widths[2]))
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(widths[2], n_classes, bias=False)
@@ -417,9 +419,9 @@ if __name__ == "__main__":
 #   *잰 효과*: AMX 가 없는 이 CPU 에서는 1.35배 **느려져** 끕니다. `torch.compile` 도 이득이 없었습니다(1.640 vs 1.654 ms).
 
 # %%
-def low_res_epochs(epochs: int) -> int:
+def low_res_epochs(epochs: int, fraction: float = LOW_RES_FRACTION) -> int:
     """학습 앞쪽에서 LOW_RES 로 줄여 학습하는 에폭 수."""
-    return int(epochs * LOW_RES_FRACTION)
+    return int(epochs * fraction)
 
 
 class ProgressiveResize:
@@ -481,7 +483,7 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags.split()
 
 
-class FastCifarCNN(CifarCNN):
+class AutocastCNN(CifarCNN):
     """4절의 CifarCNN 과 같은 층·같은 가중치. 지원하는 CPU에서는 bfloat16 자동 혼합 정밀도로 계산합니다."""
     use_bf16 = False
 
@@ -492,10 +494,15 @@ class FastCifarCNN(CifarCNN):
         return logits.float()
 
 
-def build_model(widths, n_classes: int, device: torch.device) -> FastCifarCNN:
-    model = FastCifarCNN(widths, n_classes).to(device).to(memory_format=torch.channels_last)
+def place_model(model: AutocastCNN, device: torch.device) -> AutocastCNN:
+    """장치로 옮기고 channels_last 로, AMX CPU 면 bfloat16 을 켭니다."""
+    model = model.to(device).to(memory_format=torch.channels_last)
     model.use_bf16 = device.type == "cpu" and cpu_has_fast_bf16()
     return model
+
+
+def build_model(widths, n_classes: int, device: torch.device) -> AutocastCNN:
+    return place_model(AutocastCNN(widths, n_classes), device)
 
 
 # %%
@@ -517,13 +524,17 @@ if __name__ == "__main__":
 
 # %%
 def train_cnn(model, train_xy, val_xy, *, epochs: int, lr: float, batch_size: int, augment: bool,
-              seed: int, device, run=None, resume: bool = False, checkpoint_extra=None, name: str = ""):
-    """하나의 학습 레시피를 모든 실험(본 학습, 증강 비교, 전이 학습)이 함께 씁니다."""
+              seed: int, device, run=None, resume: bool = False, checkpoint_extra=None, name: str = "",
+              optimizer_factory=None, low_res_fraction: float = LOW_RES_FRACTION):
+    """하나의 학습 레시피를 모든 실험(본 학습, 증강 비교, 전이 학습, 빠른 레시피 짝 장)이 함께 씁니다.
+
+    optimizer_factory(model, lr, epochs, steps_per_epoch) -> (옵티마이저, 스케줄러): 기본은 5절의 make_optimizer.
+    """
     batches = TensorBatches(*train_xy, batch_size, shuffle=True, seed=seed,
                             transform=BatchTransform(augment=augment, seed=seed, channels_last=True))
     val = TensorBatches(*val_xy, 1000, transform=BatchTransform(channels_last=True)) if val_xy else None
-    optimizer, scheduler = make_optimizer(model, lr, epochs, len(batches))
-    train = ProgressiveResize(batches, scheduler, low_res_epochs(epochs))
+    optimizer, scheduler = (optimizer_factory or make_optimizer)(model, lr, epochs, len(batches))
+    train = ProgressiveResize(batches, scheduler, low_res_epochs(epochs, low_res_fraction))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)  # 정답에 0.82, 나머지에 0.02씩
     return fit(model, train, val, loss_fn, optimizer, device, epochs, scheduler=scheduler, run=run,
                resume=resume, checkpoint_extra=checkpoint_extra, name=name)

@@ -19,6 +19,7 @@ DOWNLOADS = {
     "01_pytorch_basics": lambda root: download_mnist_raw(root, "MNIST"),
     "02_neural_networks": lambda root: download_mnist_raw(root, "FashionMNIST"),
     "03_cnn_image_classification": cifar10.download,
+    "03_cnn_image_classification-fast": cifar10.download,   # 03 의 빠른 레시피 짝 장 (같은 CIFAR-10)
     "04_rnn_text_classification": imdb.download,
     "04_rnn_text_classification-nsmc": nsmc.download,  # 공식 NSMC 파일 (git blob id 확인)
     "05_lstm_sequence_prediction": stocks.download,

@@ -36,6 +36,8 @@ TARGETS = {
     "01_pytorch_basics": [("test_accuracy", ">=", 0.980), ("wall_seconds", "<=", 120)],
     "02_neural_networks": [("test_accuracy", ">=", 0.905), ("wall_seconds", "<=", 600)],
     "03_cnn_image_classification": [("test_accuracy", ">=", 0.90), ("wall_seconds", "<=", 1800)],
+    # 03 빠른 레시피 짝 장 (이슈 19): TTA 테스트 정확도와 기본 실행 전체 시간
+    "03_cnn_image_classification-fast": [("test_accuracy", ">=", 0.92), ("wall_seconds", "<=", 1500)],
     "04_rnn_text_classification": [("test_accuracy", ">=", 0.89), ("wall_seconds", "<=", 1200)],
     # 04 한국어 짝 장: 네 토큰화 중 검증으로 고른 GRU, 토큰 캐시가 빈 상태의 전체 시간
     "04_rnn_text_classification-nsmc": [("test_accuracy", ">=", 0.865), ("wall_seconds", "<=", 1200)],

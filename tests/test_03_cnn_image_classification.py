@@ -150,7 +150,7 @@ def test_model_shapes_and_summary(capsys):
 
 
 def test_fast_model_computes_the_same_as_the_plain_model():
-    """6절의 FastCifarCNN(channels_last) 은 4절의 CifarCNN 과 같은 층·같은 가중치 이름·같은 출력입니다."""
+    """6절의 AutocastCNN(channels_last) 은 4절의 CifarCNN 과 같은 층·같은 가중치 이름·같은 출력입니다."""
     torch.manual_seed(0)
     plain = L03.CifarCNN((8, 16, 16)).eval()
     torch.manual_seed(0)
@@ -199,7 +199,7 @@ def test_default_run_first_three_steps_match_the_fingerprint(monkeypatch):
     real_make_optimizer = L03.make_optimizer
     monkeypatch.setattr(L03, "make_optimizer",
                         lambda model, lr, epochs, steps: real_make_optimizer(model, lr, args.epochs, steps_per_epoch))
-    monkeypatch.setattr(L03, "low_res_epochs", lambda epochs: n_low_res)
+    monkeypatch.setattr(L03, "low_res_epochs", lambda epochs, fraction: n_low_res)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (3 * args.batch_size, 3, 32, 32), dtype=torch.uint8, generator=g)
     y = torch.randint(0, 10, (3 * args.batch_size,), generator=g)

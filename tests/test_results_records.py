@@ -11,7 +11,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 RECORDS = sorted((DOCS / "results").glob("*.json"))
 # 각 레슨의 '전체 테스트 세트' 크기 (05는 날짜 분할이라 하한만, 06은 생성한 보류 세트 하한)
 FULL_TEST_SIZE = {"01_pytorch_basics": 10_000, "02_neural_networks": 10_000,
-                  "03_cnn_image_classification": 10_000, "04_rnn_text_classification": 25_000,
+                  "03_cnn_image_classification": 10_000, "03_cnn_image_classification-fast": 10_000,
+                  "04_rnn_text_classification": 25_000,
                   "04_rnn_text_classification-nsmc": 50_000,
                   "08_transformer_nlp": 1_000, "10_distributed_training": 10_000}  # 10: 두 프로세스로 학습한 01
 MIN_TEST_SIZE = {"05_lstm_sequence_prediction": 100, "06_yolo_object_detection": 500,
