@@ -36,7 +36,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.chapter import section, start_chapter
-from utils.data_utils import split_train_val
 from utils.datasets import cifar10
 from utils.model_utils import add_threads_option, count_parameters, cpu_threads, make_parser
 from utils.visualization import (confusion_matrix, new_figure, plot_confusion_matrix, plot_image_grid,
@@ -67,7 +66,6 @@ BN_MOMENTUM = 0.4          # 배치 정규화 이동 평균이 새 배치 통계
 LOW_RES_FRACTION = 5 / 8   # 점진적 해상도: 앞 5/8 에폭은 24×24 (03장 6절)
 WARMUP, START_LR, END_LR = 0.23, 0.2, 0.07   # 삼각형 학습률: 최대의 0.2배 → (23 %) 최대 → 끝 0.07배
 LOOKAHEAD_EVERY, LOOKAHEAD_MAX_DECAY = 5, 0.95 ** 5
-QUICK_EPOCHS, QUICK_BATCH = 4, 64
 
 
 def build_parser():
@@ -98,12 +96,10 @@ if __name__ == "__main__":
 if __name__ == "__main__":
     section("1. 데이터: 03장과 같은 CIFAR-10, 같은 검증 분할")
     data, cifar_copy = cifar10.load(args)
-    if args.quick:
-        widths, args.epochs = base.SMALL_WIDTHS, QUICK_EPOCHS
-        args.batch_size = min(args.batch_size, QUICK_BATCH)
-    val_size = min(base.VAL_SIZE, len(data.train_y) // 10)
-    train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, val_size / len(data.train_y),
-                                                     args.seed)
+    if args.quick:   # 03장의 --quick 과 같은 크기
+        widths, args.epochs = base.SMALL_WIDTHS, base.QUICK_EPOCHS
+        args.batch_size = min(args.batch_size, base.QUICK_BATCH)
+    train_x, train_y, val_x, val_y = base.training_split(data, args.seed)
     print(f"  {data.name}: 학습 {len(train_y):,}장 + 검증 {len(val_y):,}장, 테스트 {len(data.test_y):,}장 (사본: {cifar_copy})")
 
 # %% [markdown]
@@ -296,7 +292,7 @@ def make_fast_optimizer(model: nn.Module, lr: float, epochs: int, steps_per_epoc
 
 
 def plot_schedules(lookahead: Lookahead, scheduler, path: Path) -> Path:
-    """학습률(최대에 대한 비율)과 lookahead 의 β 를 단계마다 (모델은 건드리지 않는 복사본으로 따라가 봄)."""
+    """학습률(최대에 대한 비율)과 lookahead 의 β 를 단계마다 (옵티마이저만 밟고 lookahead 는 당기지 않음)."""
     rates, peak = [], scheduler.get_last_lr()[1] / START_LR
     for _ in range(scheduler.total_steps):
         rates.append(scheduler.get_last_lr()[1] / peak)
@@ -316,8 +312,8 @@ def plot_schedules(lookahead: Lookahead, scheduler, path: Path) -> Path:
 if __name__ == "__main__":
     section("5. 옵티마이저: 두 파라미터 무리, 삼각형 학습률, lookahead")
     steps_per_epoch = -(-len(train_y) // args.batch_size)
-    shadow = build_fast_model(widths, len(data.classes), torch.device("cpu"), whitening)   # 스케줄만 볼 복사본
-    lookahead, scheduler = make_fast_optimizer(shadow, args.lr, args.epochs, steps_per_epoch)
+    # 스케줄만 따라가 봅니다: 그래디언트가 없으면 SGD 가 파라미터를 건너뛰므로 가중치는 그대로 (본 학습은 6절에서 새 옵티마이저로)
+    lookahead, scheduler = make_fast_optimizer(fast_model, args.lr, args.epochs, steps_per_epoch)
     for name, g in zip(["배치 정규화 편향", "나머지"], lookahead.optimizer.param_groups):
         print(f"  {name}: 파라미터 {sum(p.numel() for p in g['params']):,}개, 최대 학습률 {g['lr'] / START_LR:.3g},"
               f" 최대에서 한 단계 감쇠 {g['lr'] / START_LR * g['weight_decay']:.1e}")

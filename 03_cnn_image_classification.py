@@ -196,15 +196,20 @@ if __name__ == "__main__":
 # 테스트 세트는 마지막에 한 번만 씁니다. 찾기·내려받기·대체 데이터는 `utils/datasets/cifar10.py` 가 맡습니다.
 
 # %%
+def training_split(data: ImageData, seed: int):
+    """학습 세트에서 검증 세트(VAL_SIZE 장, 작은 데이터면 10 %)를 떼어 (train_x, train_y, val_x, val_y)."""
+    val_size = min(VAL_SIZE, len(data.train_y) // 10)
+    return split_train_val(data.train_x, data.train_y, val_size / len(data.train_y), seed)
+
+
+# %%
 if __name__ == "__main__":
     section("2. CIFAR-10 불러오기 (uint8 텐서로 한 번만 디코딩)")
     data, cifar_copy = cifar10.load(args)
     if args.quick:
         widths, args.epochs = SMALL_WIDTHS, QUICK_EPOCHS
         args.batch_size = min(args.batch_size, QUICK_BATCH)
-    val_size = min(VAL_SIZE, len(data.train_y) // 10)
-    train_x, train_y, val_x, val_y = split_train_val(data.train_x, data.train_y, val_size / len(data.train_y),
-                                                     args.seed)
+    train_x, train_y, val_x, val_y = training_split(data, args.seed)
     print(f"  {data.name}: 학습 {len(train_y):,}장 + 검증 {len(val_y):,}장, 테스트 {len(data.test_y):,}장"
           f" (출처: {data.source}, 사본: {cifar_copy})")
     plot_image_grid(data.train_x[:16], [data.classes[i] for i in data.train_y[:16]], run.path("samples.png"),

@@ -149,7 +149,7 @@ def test_model_shapes_and_summary(capsys):
     assert "MFLOPs" in capsys.readouterr().out
 
 
-def test_fast_model_computes_the_same_as_the_plain_model():
+def test_autocast_model_computes_the_same_as_the_plain_model():
     """6절의 AutocastCNN(channels_last) 은 4절의 CifarCNN 과 같은 층·같은 가중치 이름·같은 출력입니다."""
     torch.manual_seed(0)
     plain = L03.CifarCNN((8, 16, 16)).eval()
