@@ -49,7 +49,8 @@ from utils.chapter import section, start_chapter
 from utils.data_utils import frame_like_dataset
 from utils.datasets import imdb, nsmc
 from utils.model_utils import CourseError, cpu_threads, load_checkpoint, make_parser, positive_int
-from utils.serving import BackgroundServer, MicroBatcher, Service, create_app, screenshot_page, serve_forever
+from utils.serving import (BackgroundServer, MicroBatcher, Service, create_app, screenshot_page, serve_forever,
+                           server_stack)
 from utils.visualization import new_figure, save_figure
 
 # %% tags=["parameters"]
@@ -603,7 +604,10 @@ def load_test(url: str, seconds: float, concurrency: int, *, file: Path | None =
     command = [sys.executable, "-m", "utils.serving", "--url", url, "--concurrency", str(concurrency),
                "--seconds", str(seconds), *(["--file", str(file)] if file else ["--json", json.dumps(body)])]
     cpu0 = time.process_time()  # 이 프로세스(서버 스레드들)가 부하를 받는 동안 쓴 CPU 시간
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:  # 서버가 멈춰 답이 없으면 부하 생성기도 끝나지 않으므로 부하 시간 + 2분에서 끊습니다
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=seconds + 120)
+    except subprocess.TimeoutExpired:
+        raise CourseError(f"부하 생성기가 {seconds + 120:g}초 안에 끝나지 않았습니다 (서버가 답하지 않음).") from None
     if done.returncode != 0:
         raise CourseError(f"부하 생성기가 실패했습니다: {done.stderr.strip()[-300:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -636,6 +640,12 @@ if __name__ == "__main__":
 # 동시 클라이언트 16개가 쉬지 않고 요청할 때 **초당 요청 수**와 지연 시간의 **백분위**를 잽니다. 평균은 꼬리를 숨깁니다:
 # p95 는 요청 20개 중 가장 느린 1개가 겪는 시간입니다. 사용자가 페이지에서 여러 번 누르면 한 번은 꼬리를 만납니다.
 # 번역은 한 문장을 빔 탐색으로 만드는 데 시간이 걸리므로, 클라이언트 하나가 12단어 문장을 보낼 때의 지연 시간(p50)도 따로 잽니다.
+#
+# 이 측정에서는 서버와 부하 생성기가 **같은 2코어**를 나눠 씁니다. 그래서 둘 다 요청 하나에 쓰는 CPU 시간을 남깁니다.
+# - 부하 생성기는 wrk 같은 도구처럼 요청 바이트를 한 번 만들어 두고 그대로 보냅니다. 처음 쓴 httpx 클라이언트는 요청마다
+#   약 3.5 ms 의 CPU 를 써 코어 하나를 거의 다 차지했고(그만큼 서버가 못 씀), 지금은 약 0.2 ms 입니다.
+# - 서버 쪽 시간의 대부분은 모델이 아니라 HTTP 해석과 프레임워크입니다. uvicorn 은 `httptools`(C 로 만든 HTTP 해석기)와
+#   `uvloop`(C 로 만든 이벤트 루프)이 설치돼 있으면 저절로 그것을 씁니다 (requirements.txt 에 있음; 어느 쪽인지 아래에 출력).
 
 # %%
 def plot_load(results: dict, path: Path) -> Path:
@@ -662,6 +672,7 @@ if __name__ == "__main__":
     digit_file = run.path("digit_7.png")
     digit_file.write_bytes(demo_png())
     load = {f"감성 배치 ({BATCHING_CLIENTS})": batching["배치"], f"감성 하나씩 ({BATCHING_CLIENTS})": batching["하나씩"]}
+    print(f"  HTTP 해석기 + 이벤트 루프: {server_stack()}")
     with cpu_threads(args.threads), BackgroundServer(create_app(build_services(models))) as server:
         load[f"숫자 ({CLIENTS})"] = load_test(f"{server.url}/api/digit", seconds, CLIENTS, file=digit_file)
         load[f"번역 ({CLIENTS})"] = load_test(f"{server.url}/api/translate", seconds, CLIENTS,
@@ -716,7 +727,7 @@ if __name__ == "__main__":
                "review_model": "nsmc" if models["sentiment"]["korean"] else "imdb",
                "float_accuracy": round(runtimes["ONNX Runtime"]["accuracy"], 4),
                "int8_accuracy": round(runtimes["ONNX int8"]["accuracy"], 4),
-               "load_seconds_per_endpoint": seconds,
+               "load_seconds_per_endpoint": seconds, "server_stack": server_stack(),
                "quick_checkpoints": sorted(n for n, m in models.items() if m.get("quick")),
                "load_test": load}
     run.write_metrics(dataset=f"{review_data_name} 테스트 세트 (양자화 정확도) + 부하 테스트", data_source=review_source,

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import threading
 import time
 
 import pytest
 import torch
+from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.testclient import TestClient
 
 from conftest import lesson, read_metrics
-from utils.serving import MicroBatcher, QueueFull, Service, create_app
+from utils.serving import (BackgroundServer, MicroBatcher, QueueFull, Service, create_app, generate_load,
+                           server_stack)
 
 serving = lesson("09_model_serving")
 
@@ -38,6 +41,9 @@ def test_quick_run_records_every_target_metric(serving_run):
     assert abs(metrics["quantized_accuracy_drop"]) < 0.05
     assert sorted(metrics["quick_checkpoints"]) == ["digit", "sentiment", "translate"]
     assert all(r["server_cpu_ms"] > 0 and r["client_cpu_ms"] > 0 for r in metrics["load_test"].values())
+    digit = metrics["load_test"]["숫자 (16)"]
+    assert digit["client_cpu_ms"] < digit["server_cpu_ms"]  # 부하 생성기가 서버보다 가벼워야 서버를 재는 것
+    assert metrics["server_stack"] == server_stack()
     assert (serving_run / "09_model_serving-quick" / "load_test.png").is_file()
 
 
@@ -192,3 +198,25 @@ def test_host_warning_only_when_exposed():
 
     assert exposure_warning("127.0.0.1") is None and exposure_warning("localhost") is None
     assert exposure_warning("0.0.0.0").startswith("[경고] --host 0.0.0.0: 이 컴퓨터 밖에서도")
+
+
+def test_load_generator_sends_the_real_request_and_counts_errors():
+    """가벼운 부하 생성기: multipart 업로드가 서버에 그대로 닿고(예열 1 + 잰 요청 수), 200 이 아닌 답은 오류로 셉니다."""
+    app, sizes = FastAPI(), []
+
+    @app.post("/upload")
+    async def upload(file: UploadFile = File()):
+        sizes.append(len(await file.read()))
+        return {"size": sizes[-1]}
+
+    @app.post("/teapot")
+    async def teapot():
+        raise HTTPException(418, "찻주전자")
+
+    upload_request = {"files": {"file": ("digit.png", bytes(range(256)) * 40, "image/png")}}
+    with BackgroundServer(app) as server:
+        ok = asyncio.run(generate_load(f"{server.url}/upload", upload_request, 3, 0.3))
+        bad = asyncio.run(generate_load(f"{server.url}/teapot", {"json": {"a": 1}}, 2, 0.2))
+    assert ok["errors"] == 0 and ok["requests"] >= 3 and ok["rps"] > 0
+    assert sizes == [10240] * (ok["requests"] + 1)
+    assert bad["requests"] == 0 and bad["errors"] >= 2

@@ -408,6 +408,13 @@ def exposure_warning(host: str) -> str | None:
             "네트워크에서만 쓰고, 인터넷에 직접 열지 마세요 (앞에 인증·HTTPS 를 갖춘 프록시를 두세요).")
 
 
+def server_stack() -> str:
+    """uvicorn 이 고를 HTTP 해석기와 이벤트 루프 (기본값 'auto': 설치돼 있으면 C 로 만든 httptools·uvloop, 없으면 순수 파이썬 h11·asyncio)."""
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http} + {loop}"
+
+
 def serve_forever(app: FastAPI, host: str, port: int) -> None:
     """uvicorn 워커 하나로 실행합니다. Ctrl+C 를 누르면 진행 중인 요청을 마치고 배처를 멈춘 뒤 끝납니다."""
     warning = exposure_warning(host)
@@ -513,29 +520,57 @@ def _screenshot(executable: str, url: str, path: Path, review: str | None) -> Pa
 
 # ---------------------------------------------------------------------------
 # 7. 부하 생성기: 서버와 다른 프로세스에서 동시 클라이언트 N개가 정해진 시간 동안 요청
+#    부하 생성기는 서버와 같은 2코어를 나눠 씁니다. 생성기가 쓴 CPU 는 곧 서버에서 빼앗은 CPU 라서, wrk 처럼
+#    요청 바이트를 한 번 만들어 두고 연결마다 그대로 보내며 응답은 상태 줄과 Content-Length 만큼만 읽습니다
+#    (httpx 클라이언트는 요청마다 약 3.5 ms 의 CPU 를 써 코어 하나를 거의 다 차지했습니다 — docs/notes/09).
 # ---------------------------------------------------------------------------
-async def _client(http: httpx.AsyncClient, url: str, request: dict, stop_at: float, latencies: list,
-                  errors: list) -> None:
-    while time.perf_counter() < stop_at:
+def raw_request(url: str, request: dict) -> tuple[str, int, bytes]:
+    """httpx 로 요청(헤더·multipart 본문)을 한 번 만들어 HTTP/1.1 바이트로 → (호스트, 포트, 보낼 바이트)."""
+    built = httpx.Request("POST", url, **request)
+    body = built.read()
+    head = [f"POST {built.url.raw_path.decode()} HTTP/1.1",
+            *(f"{k}: {v}" for k, v in built.headers.items())]
+    return built.url.host, built.url.port, ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """응답 하나를 끝까지 읽고 상태 코드를 돌려줍니다 (본문 길이는 Content-Length 로; 연결은 다음 요청에 다시 씀)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    for line in head.lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            await reader.readexactly(int(line[15:]))
+            return status
+    raise ConnectionError("Content-Length 가 없는 응답")
+
+
+async def _client(address: tuple[str, int, bytes], stop_at: float, latencies: list, errors: list) -> None:
+    """stop_at 시각까지 요청을 하나씩 보내고 기다립니다 (적어도 한 번: stop_at=0 이면 요청 하나)."""
+    host, port, payload = address
+    connection, more = None, True
+    while more:
         t0 = time.perf_counter()
         try:
-            response = await http.post(url, **request)
-            ok = response.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        (latencies.append(time.perf_counter() - t0) if ok else errors.append(1))
+            connection = connection or await asyncio.open_connection(host, port)
+            connection[1].write(payload)
+            ok = await read_response(connection[0]) == 200
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            ok, connection = False, None  # 끊긴 연결은 버리고 다음 요청에서 새로 엽니다
+        done = time.perf_counter()
+        (latencies.append(done - t0) if ok else errors.append(1))
+        more = done < stop_at
+    if connection:
+        connection[1].close()
 
 
 async def generate_load(url: str, request: dict, concurrency: int, seconds: float) -> dict:
-    """동시 클라이언트 concurrency 개가 seconds 초 동안 쉬지 않고 요청합니다 → 초당 요청 수, 지연 시간 백분위, 오류 수."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    """동시 클라이언트 concurrency 개(각자 연결 하나)가 seconds 초 동안 쉬지 않고 요청합니다 → 초당 요청 수, 지연 시간 백분위, 오류 수."""
+    address = raw_request(url, request)
+    await _client(address, 0, [], [])  # 예열: 요청 하나 (첫 연결·첫 계산은 재지 않음)
     latencies, errors = [], []
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
-        await http.post(url, **request)  # 예열 (첫 연결·첫 계산은 재지 않음)
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(_client(http, url, request, t0 + seconds, latencies, errors)
-                               for _ in range(concurrency)))
-        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(_client(address, t0 + seconds, latencies, errors) for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
     return {"concurrency": concurrency, "seconds": round(elapsed, 2), "requests": len(latencies),
             "rps": round(len(latencies) / elapsed, 1), "errors": len(errors),
@@ -557,10 +592,6 @@ def main(argv=None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args(argv)
-    if importlib.util.find_spec("sniffio") is None:
-        # httpcore 1.0 은 요청마다 `import sniffio` 를 시도하고, 없으면 매번 sys.path 전체를 뒤진 뒤 asyncio 로 정합니다
-        # (py-spy 로 잰 부하 생성기 CPU 의 약 13 %). None 을 넣어 두면 import 가 바로 실패해 같은 결론에 곧장 닿습니다.
-        sys.modules["sniffio"] = None
     result = asyncio.run(generate_load(args.url, request_kwargs(args.file, args.json), args.concurrency, args.seconds))
     print(json.dumps(result))
     return 0
