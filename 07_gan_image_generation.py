@@ -29,7 +29,7 @@
 # ```
 # 노트북(`notebooks/07_gan_image_generation.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
-# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 25분 (DCGAN 학습이 대부분), `--quick` 약 10초.
+# **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 77분 (DCGAN 학습이 대부분; 측정한 AMD EPYC 기준, AVX-512 가 있는 Intel Xeon 2코어에서는 25분), `--quick` 약 10초.
 
 # %%
 import importlib.util
