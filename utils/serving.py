@@ -547,20 +547,25 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 async def _client(address: tuple[str, int, bytes], stop_at: float, latencies: list, errors: list) -> None:
     """stop_at 시각까지 요청을 하나씩 보내고 기다립니다 (적어도 한 번: stop_at=0 이면 요청 하나)."""
     host, port, payload = address
-    connection, more = None, True
+    reader = writer = None
+    more = True
     while more:
         t0 = time.perf_counter()
         try:
-            connection = connection or await asyncio.open_connection(host, port)
-            connection[1].write(payload)
-            ok = await read_response(connection[0]) == 200
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            writer.write(payload)
+            ok = await read_response(reader) == 200
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            ok, connection = False, None  # 끊긴 연결은 버리고 다음 요청에서 새로 엽니다
+            ok, writer = False, None  # 끊긴 연결은 버리고 다음 요청에서 새로 엽니다
         done = time.perf_counter()
-        (latencies.append(done - t0) if ok else errors.append(1))
+        if ok:
+            latencies.append(done - t0)
+        else:
+            errors.append(1)
         more = done < stop_at
-    if connection:
-        connection[1].close()
+    if writer is not None:
+        writer.close()
 
 
 async def generate_load(url: str, request: dict, concurrency: int, seconds: float) -> dict:
