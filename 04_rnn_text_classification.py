@@ -48,7 +48,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 from utils.chapter import section, start_chapter
 from utils.datasets import imdb
 from utils.model_utils import (CourseError, count_parameters, cpu_threads, evaluate, fit, load_checkpoint,
-                               make_parser, positive_int)
+                               make_parser, positive_int, run_folder)
 from utils.visualization import (confusion_matrix, new_figure, plot_bars, plot_confusion_matrix,
                                  plot_learning_curves, save_figure)
 
@@ -867,7 +867,7 @@ def load_review_classifier(checkpoint_path) -> tuple[SentimentRNN, object, int, 
 
 
 def trained_checkpoint(run, lesson: str) -> Path:  # 예측에 쓸 체크포인트: --quick 을 함께 주면 빠른 실행의 것
-    return run.out.parent / (f"{lesson}-quick" if "--quick" in run.argv else lesson) / "checkpoint.pt"
+    return run_folder(run.out.parent, lesson, "--quick" in run.argv) / "checkpoint.pt"
 
 
 def korean_classifier(run):

@@ -48,7 +48,7 @@ from PIL import Image
 from utils.chapter import section, start_chapter
 from utils.data_utils import frame_like_dataset
 from utils.datasets import imdb, nsmc
-from utils.model_utils import CourseError, cpu_threads, load_checkpoint, make_parser, positive_int
+from utils.model_utils import CourseError, cpu_threads, load_checkpoint, make_parser, positive_int, run_folder
 from utils.serving import (BackgroundServer, MicroBatcher, Service, create_app, screenshot_page, serve_forever,
                            server_stack)
 from utils.visualization import new_figure, save_figure
@@ -108,9 +108,10 @@ def lesson_module(name: str):
 
 def find_checkpoint(out_dir: Path, lesson: str) -> tuple[Path, bool] | None:
     """(체크포인트 경로, --quick 여부). 전체 학습의 것을 먼저 찾습니다."""
-    for folder, quick in [(lesson, False), (f"{lesson}-quick", True)]:
-        if (out_dir / folder / "checkpoint.pt").is_file():
-            return out_dir / folder / "checkpoint.pt", quick
+    for quick in (False, True):
+        path = run_folder(out_dir, lesson, quick) / "checkpoint.pt"
+        if path.is_file():
+            return path, quick
     return None
 
 

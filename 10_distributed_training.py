@@ -45,7 +45,7 @@ from utils.chapter import section, start_chapter
 from utils.data_utils import TensorBatches, load_mnist_family, take_subset
 from utils.distributed import ShardedBatches
 from utils.distributed_demos import launch, launch_steps, torchrun_command
-from utils.model_utils import cpu_threads, fit, make_parser, positive_int, start_run
+from utils.model_utils import cpu_threads, fit, make_parser, positive_int, run_folder, start_run
 from utils.visualization import new_figure, save_figure
 
 # %% tags=["parameters"]
@@ -490,8 +490,7 @@ def run_lesson(lesson: str, nproc: int, out_dir: Path, extra: list[str]) -> dict
     code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode
     if code != 0:
         raise model_utils.CourseError(f"{lesson} 을 torchrun 으로 실행하지 못했습니다 (종료 코드 {code}).")
-    folder = f"{lesson}-quick" if "--quick" in extra else lesson
-    return json.loads((out_dir / folder / "metrics.json").read_text(encoding="utf-8"))
+    return json.loads((run_folder(out_dir, lesson, "--quick" in extra) / "metrics.json").read_text(encoding="utf-8"))
 
 
 # %%

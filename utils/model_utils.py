@@ -313,12 +313,17 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def run_folder(out_dir, lesson: str, quick: bool) -> Path:
+    """레슨의 결과 폴더. --quick 결과는 전체 실행 결과를 덮어쓰지 않도록 `<레슨>-quick` 에 따로 둡니다."""
+    return Path(out_dir) / (f"{lesson}-quick" if quick else lesson)
+
+
 def start_run(lesson: str, args: argparse.Namespace, argv) -> Run:
-    """시드·장치·결과 폴더를 준비합니다. --quick 결과는 전체 실행 결과를 덮어쓰지 않도록 따로 둡니다."""
+    """시드·장치·결과 폴더를 준비합니다."""
     set_seed(args.seed)
     dist_utils.silence_other_ranks()
     device = dist_utils.setup(choose_device(args.device))  # torchrun 이 아니면 그대로
-    out = Path(args.out_dir) / (f"{lesson}-quick" if args.quick else lesson)
+    out = run_folder(args.out_dir, lesson, args.quick)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test{dist_utils.rank() or ''}"
