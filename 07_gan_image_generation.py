@@ -30,7 +30,7 @@
 # 노트북(`notebooks/07_gan_image_generation.ipynb`)에서는 아래 매개변수 셀의 `QUICK` 으로 고릅니다.
 #
 # **예상 시간** (측정값은 `docs/RESULTS.md`): 2코어 CPU에서 전체 약 77분 (DCGAN 학습이 대부분; 측정한 AMD EPYC 기준, AVX-512 가 있는 Intel Xeon 2코어에서는 25분), `--quick` 약 10초.
-# 더 빨리 보려면 `--width 32`: 이 기계에서 학습 한 단계가 약 4배 빠릅니다 (0.61초 vs 2.48초, 네트워크가 그만큼 작음; `docs/notes/07_gan_image_generation.md`).
+# 더 빨리 보려면 `--width 32`: 같은 AMD 에서 전체 약 25분(학습 초당 92장, 4배), 대신 얼굴이 더 흐리고 덜 다양합니다 (`docs/notes/07_gan_image_generation.md`).
 
 # %%
 import importlib.util
