@@ -605,10 +605,11 @@ def load_test(url: str, seconds: float, concurrency: int, *, file: Path | None =
     command = [sys.executable, "-m", "utils.serving", "--url", url, "--concurrency", str(concurrency),
                "--seconds", str(seconds), *(["--file", str(file)] if file else ["--json", json.dumps(body)])]
     cpu0 = time.process_time()  # 이 프로세스(서버 스레드들)가 부하를 받는 동안 쓴 CPU 시간
-    try:  # 서버가 멈춰 답이 없으면 부하 생성기도 끝나지 않으므로 부하 시간 + 2분에서 끊습니다
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=seconds + 120)
+    limit = seconds + 120  # 서버가 멈춰 답이 없으면 부하 생성기도 끝나지 않으므로 부하 시간 + 2분에서 끊습니다
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=limit)
     except subprocess.TimeoutExpired:
-        raise CourseError(f"부하 생성기가 {seconds + 120:g}초 안에 끝나지 않았습니다 (서버가 답하지 않음).") from None
+        raise CourseError(f"부하 생성기가 {limit:g}초 안에 끝나지 않았습니다 (서버가 답하지 않음).") from None
     if done.returncode != 0:
         raise CourseError(f"부하 생성기가 실패했습니다: {done.stderr.strip()[-300:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -557,7 +557,10 @@ async def _client(address: tuple[str, int, bytes], stop_at: float, latencies: li
             writer.write(payload)
             ok = await read_response(reader) == 200
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            ok, writer = False, None  # 끊긴 연결은 버리고 다음 요청에서 새로 엽니다
+            ok = False
+            if writer is not None:  # 끊긴 연결은 닫아 버리고 다음 요청에서 새로 엽니다
+                writer.close()
+                writer = None
         done = time.perf_counter()
         if ok:
             latencies.append(done - t0)
